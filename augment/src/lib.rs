@@ -1,0 +1,1 @@
+//! Style augmentation of labelled datasets.

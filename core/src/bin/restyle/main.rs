@@ -1,0 +1,30 @@
+//! `restyle`: the command line front end. Each subcommand lives in its own
+//! module and stays thin over restyle-core.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "restyle", version, about = "Neural style transfer: Gatys, improved, fast and arbitrary networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print what this build can do: devices, features.
+    Info,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info => {
+            let dev = restyle_core::device::DeviceChoice::Auto.open()?;
+            println!("restyle {}", env!("CARGO_PKG_VERSION"));
+            println!("device (auto): {}", restyle_core::device::describe(&dev));
+            println!("cuda compiled in: {}", candle_core::utils::cuda_is_available());
+            Ok(())
+        }
+    }
+}

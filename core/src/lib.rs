@@ -1,0 +1,11 @@
+//! restyle-core: every classic neural style transfer variant on candle.
+//!
+//! One module per concept, one file per network. Front ends (the `restyle`
+//! CLI, the C ABI, the augmentation tool, the plug-ins) go through
+//! [`stylize`], the single entry point.
+
+pub mod device;
+pub mod error;
+pub mod image;
+
+pub use error::{Error, Result};

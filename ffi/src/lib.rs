@@ -1,0 +1,1 @@
+//! C ABI over restyle-core (see include/restyle.h).

@@ -1,0 +1,9 @@
+//! restyle-weights: where restyle's networks come from.
+//!
+//! - [`onnx`]: reads ONNX files (protobuf decoded with prost, no system
+//!   protoc) and dequantizes int8 QDQ initializers.
+
+pub mod error;
+pub mod onnx;
+
+pub use error::{Error, Result};
