@@ -2,10 +2,11 @@
 //!
 //! One module per concept, one file per network. Front ends (the `restyle`
 //! CLI, the C ABI, the augmentation tool, the plug-ins) go through
-//! [`stylize`], the single entry point.
+//! [`stylize::Stylizer`], the single entry point.
 
 pub mod device;
 pub mod error;
 pub mod image;
+pub mod progress;
 
 pub use error::{Error, Result};
