@@ -5,5 +5,6 @@
 
 pub mod error;
 pub mod onnx;
+pub mod testing;
 
 pub use error::{Error, Result};
