@@ -8,5 +8,6 @@ pub mod device;
 pub mod error;
 pub mod image;
 pub mod progress;
+pub mod stylize;
 
 pub use error::{Error, Result};
