@@ -4,6 +4,7 @@
 //!   protoc) and dequantizes int8 QDQ initializers.
 
 pub mod error;
+pub mod import;
 pub mod onnx;
 pub mod testing;
 
