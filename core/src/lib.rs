@@ -7,6 +7,7 @@
 pub mod device;
 pub mod error;
 pub mod image;
+pub mod nn;
 pub mod progress;
 pub mod stylize;
 

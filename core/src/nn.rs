@@ -1,0 +1,248 @@
+//! Building blocks shared by the feed-forward style networks (arbitrary,
+//! fast, multistyle): reflect padding, instance norm with external γ/β,
+//! nearest ×2 upsampling and TF-SAME zero padding. All tensors are NCHW.
+//!
+//! Conventions follow `../shared/docs/network-specs.md` §1.
+
+use candle_core::{DType, Device, Module, Result, Tensor, D};
+
+/// ε of every instance norm in the Magenta and multistyle networks.
+pub const IN_EPS: f64 = 1e-5;
+
+fn reflect_dim(x: &Tensor, dim: usize, before: usize, after: usize) -> Result<Tensor> {
+    if before == 0 && after == 0 {
+        return Ok(x.clone());
+    }
+    let n = x.dim(dim)?;
+    if before >= n || after >= n {
+        candle_core::bail!("reflect padding of {before}/{after} needs a size above the pad, got {n}");
+    }
+    // Mirror without repeating the edge pixel (TF `REFLECT`, PyTorch
+    // `reflect`). Small pads: concatenate the mirrored borders: concatenate the mirrored borders (cheaper than a gather of
+    // the whole tensor).
+    let mut parts = Vec::with_capacity(before + after + 1);
+    for i in (1..=before).rev() {
+        parts.push(x.narrow(dim, i, 1)?);
+    }
+    parts.push(x.clone());
+    for i in 0..after {
+        parts.push(x.narrow(dim, n - 2 - i, 1)?);
+    }
+    Tensor::cat(&parts, dim)
+}
+
+/// Reflect padding of the two spatial axes: `top, bottom, left, right`.
+pub fn reflect_pad(x: &Tensor, top: usize, bottom: usize, left: usize, right: usize) -> Result<Tensor> {
+    let x = reflect_dim(x, 2, top, bottom)?;
+    reflect_dim(&x, 3, left, right)
+}
+
+/// Reflect padding by `p` on all four sides.
+pub fn reflect_pad_all(x: &Tensor, p: usize) -> Result<Tensor> {
+    reflect_pad(x, p, p, p, p)
+}
+
+/// TF `SAME` zero padding for a `k`×`k` conv with stride `s` on a size `n`
+/// axis: `(before, after)`, the extra pixel going after (bottom/right).
+pub fn tf_same_pads(n: usize, k: usize, s: usize) -> (usize, usize) {
+    let out = n.div_ceil(s);
+    let total = ((out - 1) * s + k).saturating_sub(n);
+    (total / 2, total - total / 2)
+}
+
+/// Zero pads the spatial axes the way TF `SAME` does for this conv.
+pub fn tf_same_zero_pad(x: &Tensor, k: usize, s: usize) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (t, b) = tf_same_pads(h, k, s);
+    let (l, r) = tf_same_pads(w, k, s);
+    x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)
+}
+
+/// Nearest-neighbour ×2 upsampling: every pixel repeated 2×2.
+pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    x.upsample_nearest2d(2 * h, 2 * w)
+}
+
+/// Per-sample, per-channel statistics of an instance norm: mean and
+/// `1/sqrt(σ² + ε)`, both `[N, C, 1, 1]`. Computed in f32 with a centred
+/// second pass (no E[x²] − E[x]² cancellation).
+#[derive(Clone, Debug)]
+pub struct InstanceStats {
+    pub mean: Tensor,
+    pub inv_std: Tensor,
+}
+
+impl InstanceStats {
+    pub fn of(x: &Tensor, eps: f64) -> Result<Self> {
+        let x = x.to_dtype(DType::F32)?;
+        let mean = x.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
+        let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
+        let inv_std = (var + eps)?.sqrt()?.recip()?;
+        Ok(InstanceStats { mean, inv_std })
+    }
+
+    /// Moves the statistics to `device` (tiles may run elsewhere).
+    pub fn to_device(&self, device: &Device) -> Result<Self> {
+        Ok(InstanceStats { mean: self.mean.to_device(device)?, inv_std: self.inv_std.to_device(device)? })
+    }
+}
+
+/// `(x − μ)/sqrt(σ² + ε) · γ + β` with the given statistics. `gamma` and
+/// `beta` are `[C]` (shared by the batch) or `[N, C]` (one row per sample).
+pub fn normalize(x: &Tensor, stats: &InstanceStats, gamma: &Tensor, beta: &Tensor) -> Result<Tensor> {
+    let c = x.dim(1)?;
+    let as4 = |t: &Tensor| -> Result<Tensor> {
+        match t.rank() {
+            1 => t.reshape((1, c, 1, 1)),
+            2 => t.reshape((t.dim(0)?, c, 1, 1)),
+            r => candle_core::bail!("γ/β must be [C] or [N, C], got rank {r}"),
+        }
+    };
+    // Fold the normalisation into one scale and one shift per channel.
+    let scale = stats.inv_std.broadcast_mul(&as4(gamma)?)?;
+    let shift = as4(beta)?.broadcast_sub(&stats.mean.broadcast_mul(&scale)?)?;
+    x.broadcast_mul(&scale)?.broadcast_add(&shift)
+}
+
+/// Instance norm with external γ/β (conditional instance norm): statistics
+/// of `x` itself, ε = [`IN_EPS`] unless given.
+pub fn instance_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    let stats = InstanceStats::of(x, eps)?;
+    normalize(x, &stats, gamma, beta)
+}
+
+/// Where a network takes the statistics of its instance norms from: its own
+/// input (normal), a recording run (collects them in order), or recorded
+/// ones (tiles of a large image share the whole image's statistics).
+#[derive(Debug, Default)]
+pub enum NormStats {
+    #[default]
+    Own,
+    Record(Vec<InstanceStats>),
+    Replay { stats: Vec<InstanceStats>, next: usize },
+}
+
+impl NormStats {
+    pub fn replay(stats: Vec<InstanceStats>) -> Self {
+        NormStats::Replay { stats, next: 0 }
+    }
+
+    /// The statistics to use for the next norm layer, whose input is `x`.
+    pub fn next(&mut self, x: &Tensor, eps: f64) -> Result<InstanceStats> {
+        match self {
+            NormStats::Own => InstanceStats::of(x, eps),
+            NormStats::Record(v) => {
+                let s = InstanceStats::of(x, eps)?;
+                v.push(s.clone());
+                Ok(s)
+            }
+            NormStats::Replay { stats, next } => {
+                let s = stats.get(*next).ok_or_else(|| candle_core::Error::Msg("replayed fewer norm statistics than layers".into()))?;
+                *next += 1;
+                s.to_device(x.device())
+            }
+        }
+    }
+
+    /// The recorded statistics (empty unless recording).
+    pub fn into_recorded(self) -> Vec<InstanceStats> {
+        match self {
+            NormStats::Record(v) => v,
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A conv whose padding is a reflect pad of `pad` pixels on every side.
+#[derive(Clone, Debug)]
+pub struct ReflectConv {
+    pub conv: candle_nn::Conv2d,
+    pub pad: usize,
+}
+
+impl ReflectConv {
+    /// `weight` OIHW, optional bias `[O]`; stride as given, no conv padding.
+    pub fn new(weight: Tensor, bias: Option<Tensor>, stride: usize) -> Result<Self> {
+        let k = weight.dim(2)?;
+        let cfg = candle_nn::Conv2dConfig { padding: 0, stride, dilation: 1, groups: 1, cudnn_fwd_algo: None };
+        Ok(ReflectConv { conv: candle_nn::Conv2d::new(weight, bias, cfg), pad: k / 2 })
+    }
+}
+
+impl Module for ReflectConv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.conv.forward(&reflect_pad_all(x, self.pad)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f32], shape: (usize, usize, usize, usize)) -> Tensor {
+        Tensor::from_slice(v, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn reflect_pad_mirrors_without_the_edge() {
+        let x = t(&[1., 2., 3., 4.], (1, 1, 1, 4));
+        let y = reflect_pad(&x, 0, 0, 2, 3).unwrap();
+        assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![3., 2., 1., 2., 3., 4., 3., 2., 1.]);
+        let x = t(&[1., 2., 3., 4., 5., 6.], (1, 1, 3, 2));
+        let y = reflect_pad_all(&x, 1).unwrap();
+        assert_eq!(y.dims(), &[1, 1, 5, 4]);
+        assert_eq!(y.get(0).unwrap().get(0).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap(), vec![4., 3., 4., 3.]);
+        assert!(reflect_pad_all(&x, 2).is_err(), "pad must be below the size");
+    }
+
+    #[test]
+    fn tf_same_is_asymmetric_on_even_sizes() {
+        assert_eq!(tf_same_pads(256, 3, 2), (0, 1));
+        assert_eq!(tf_same_pads(255, 3, 2), (1, 1));
+        assert_eq!(tf_same_pads(8, 3, 1), (1, 1));
+        assert_eq!(tf_same_pads(8, 1, 1), (0, 0));
+    }
+
+    #[test]
+    fn instance_norm_matches_the_formula() {
+        let v: Vec<f32> = (0..2 * 2 * 9).map(|i| ((i * 7) % 11) as f32 * 0.3 - 1.0).collect();
+        let x = t(&v, (2, 2, 3, 3));
+        let gamma = Tensor::new(&[[2f32, 0.5], [1.0, -1.0]], &Device::Cpu).unwrap();
+        let beta = Tensor::new(&[[0.1f32, 0.2], [0.0, 3.0]], &Device::Cpu).unwrap();
+        let y = instance_norm(&x, &gamma, &beta, IN_EPS).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let g = [2f64, 0.5, 1.0, -1.0];
+        let b = [0.1f64, 0.2, 0.0, 3.0];
+        for (k, chunk) in v.chunks(9).enumerate() {
+            let m = chunk.iter().map(|&a| a as f64).sum::<f64>() / 9.0;
+            let var = chunk.iter().map(|&a| (a as f64 - m).powi(2)).sum::<f64>() / 9.0;
+            for (i, &a) in chunk.iter().enumerate() {
+                let want = (a as f64 - m) / (var + 1e-5).sqrt() * g[k] + b[k];
+                assert!((y[k * 9 + i] as f64 - want).abs() < 1e-5, "{k} {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn replayed_stats_reproduce_own_stats() {
+        let x = t(&(0..16).map(|i| i as f32).collect::<Vec<_>>(), (1, 1, 4, 4));
+        let (g, b) = (Tensor::new(&[1.5f32], &Device::Cpu).unwrap(), Tensor::new(&[0.5f32], &Device::Cpu).unwrap());
+        let mut rec = NormStats::Record(Vec::new());
+        let s = rec.next(&x, IN_EPS).unwrap();
+        let own = normalize(&x, &s, &g, &b).unwrap();
+        let mut rep = NormStats::replay(rec.into_recorded());
+        let crop = x.narrow(3, 0, 2).unwrap();
+        let s2 = rep.next(&crop, IN_EPS).unwrap();
+        let y = normalize(&crop, &s2, &g, &b).unwrap();
+        let d = (y - own.narrow(3, 0, 2).unwrap()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d < 1e-6);
+        assert!(rep.next(&crop, IN_EPS).is_err());
+    }
+
+    #[test]
+    fn upsample_repeats_pixels() {
+        let x = t(&[1., 2., 3., 4.], (1, 1, 2, 2));
+        let y = upsample_nearest2x(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(y, vec![1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.]);
+    }
+}
