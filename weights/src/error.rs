@@ -14,6 +14,13 @@ pub enum Error {
     Format(String),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    #[error("download of {url} failed: {reason}")]
+    Download { url: String, reason: String },
+    #[error("{what}: sha256 mismatch: expected {expected}, got {actual}; {note}")]
+    Checksum { what: String, expected: String, actual: String, note: String },
+    /// A model that is nowhere to be found; the text says what to run.
+    #[error("{0}")]
+    Missing(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

