@@ -4,17 +4,13 @@
 //! CLI, the C ABI, the augmentation tool, the plug-ins) go through
 //! [`stylize::Stylizer`], the single entry point.
 
-pub mod arbitrary;
 pub mod device;
 pub mod error;
 pub mod image;
 pub mod loss;
-pub mod multistyle;
 pub mod nn;
 pub mod progress;
 pub mod stylize;
-pub mod tiling;
-pub mod transformer_net;
 pub mod vgg;
 
 pub use error::{Error, Result};
