@@ -110,7 +110,7 @@ pub fn run_importer(importer: &str, path: &Path) -> Result<Vec<(String, Tensor)>
             v.sort_by(|a, b| a.0.cmp(&b.0));
             Ok(v)
         }
-        "magenta" => Err(Error::Format("the Magenta importer (weights/src/import/magenta.rs) is not in this build yet".into())),
+        "magenta" => magenta::import(&path),
         other => Err(Error::Format(format!("unknown importer '{other}'"))),
     }
 }
