@@ -1,0 +1,82 @@
+#!/bin/bash
+# Plug-in stage: the GIMP 3 and Krita plug-ins tested inside the real hosts
+# (recipes: ../shared/docs/plugin-hosts.md). Run as root on Debian bookworm.
+#  1. hosts: Krita 5.1 on the host (apt), GIMP 3.0 in a Debian trixie chroot
+#     (built once under $RESTYLE_CHROOT, reused afterwards) — .ci/plugins-setup.sh;
+#  2. build librestyle (cargo build -p restyle-ffi);
+#  3. install each plug-in with plugin/install.py into throwaway profiles;
+#  4. GIMP batch (every precision, selection, missing style), kritarunner
+#     (every RGBA depth, selection, missing style), Krita GUI under Xvfb
+#     running the real menu action; exported PNGs checked by verify.py.
+# RESTYLE_SCREENSHOTS=DIR also saves the two dialogs as PNG into DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+R=${RESTYLE_CHROOT:-/var/cache/restyle-ci/trixie}
+WEIGHTS=${RESTYLE_WEIGHTS_DIR:-$(cd .. && pwd)/shared/weights}
+DATA=${RESTYLE_DATA_DIR:-$(cd .. && pwd)/shared/data}
+SEL=16,12,64,40   # selection rectangle used by every test (x,y,w,h)
+t() { local s=$EPOCHREALTIME; "$@"; echo "TIMING $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME-$s}") s: $*" >&2; }
+
+t .ci/plugins-setup.sh
+t cargo build -q -p restyle-ffi
+LIB=$REPO/target/debug/librestyle.so
+
+# Work folders: one inside the chroot (GIMP), one on the host (Krita).
+G=$R/tmp/restyle-ci; K=$(mktemp -d /tmp/restyle-krita.XXXXXX)
+mount_binds() { for m in proc sys dev dev/pts; do mountpoint -q "$R/$m" || mount --bind "/$m" "$R/$m"; done; }
+cleanup() { for m in dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done; rm -rf "$K"; }
+trap cleanup EXIT   # never rm -rf a chroot with /dev bound
+mount_binds
+rm -rf "$G"; mkdir -p "$G/io" "$K/io" "$K/home/.config" "$K/tmp"
+
+# Input: a real photo, 128x96, with an alpha ramp (semi-transparent pixels too).
+/usr/bin/python3 - "$DATA/content/chicago.jpg" "$G/io/in.png" <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB").resize((128, 96), Image.LANCZOS)
+a = np.tile(np.linspace(255, 64, 128).astype(np.uint8), (96, 1))
+Image.fromarray(np.dstack([np.asarray(im), a]), "RGBA").save(sys.argv[2])
+PY
+cp "$DATA/style/starry_night.jpg" "$G/io/style.jpg"
+cp "$G/io/in.png" "$G/io/style.jpg" "$K/io/"
+
+# GIMP 3 (chroot): plug-in installed the way a user does it.
+python3 plugin/install.py gimp --dir "$G/gimp3/plug-ins" --lib "$LIB" --weights "$WEIGHTS" >/dev/null
+E="env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/tmp/restyle-ci/home GIMP3_DIRECTORY=/tmp/restyle-ci/gimp3"
+t chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_OUT=/tmp/restyle-ci/io/gimp.png \
+  RESTYLE_STYLE=/tmp/restyle-ci/io/style.jpg \
+  timeout 300 gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit \
+  < plugin/tests/gimp_batch.py > "$G/gimp.log" 2>&1 || { tail -40 "$G/gimp.log"; echo "GIMP host test FAILED"; exit 1; }
+grep '^RESTYLE-GIMP' "$G/gimp.log"
+grep -q '^RESTYLE-GIMP-ALL-OK' "$G/gimp.log" || { tail -40 "$G/gimp.log"; echo "GIMP host test FAILED"; exit 1; }
+/usr/bin/python3 plugin/tests/verify.py "$G/io/in.png" "$G/io/gimp.png" $SEL
+
+# Krita 5.1 (host): kritarunner, then the GUI's real menu action under Xvfb.
+PYK=$K/home/.local/share/krita/pykrita
+python3 plugin/install.py krita --dir "$PYK" --lib "$LIB" --weights "$WEIGHTS" --kritarc "$K/home/.config/kritarc" >/dev/null
+KE="env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=$K/home TMPDIR=$K/tmp"
+t $KE QT_QPA_PLATFORM=offscreen PYTHONPATH="$PYK:$REPO/plugin/tests" \
+  timeout 300 kritarunner -s krita_runner_test -f main "$K/io/in.png" "$K/io/style.jpg" "$K/io/krita_runner.png" \
+  > "$K/kr.log" 2>&1 || true   # kritarunner exits 0 even on errors: the sentinel decides
+grep '^RESTYLE-KRITA' "$K/kr.log"
+grep -q '^RESTYLE-KRITA-OK' "$K/kr.log" || { tail -40 "$K/kr.log"; echo "kritarunner host test FAILED"; exit 1; }
+/usr/bin/python3 plugin/tests/verify.py "$K/io/in.png" "$K/io/krita_runner.png" $SEL
+
+SHOTS=${RESTYLE_SCREENSHOTS:-}
+t $KE RESTYLE_SELFTEST_OUT="$K/io/krita_gui.png" RESTYLE_SELFTEST_STYLE="$K/io/style.jpg" RESTYLE_SELFTEST_SEL=$SEL \
+  ${SHOTS:+RESTYLE_SCREENSHOT=$SHOTS/krita-dialog.png} \
+  timeout 300 xvfb-run -a -s '-screen 0 1280x1024x24' krita --nosplash "$K/io/in.png" > "$K/krgui.log" 2>&1 || true
+grep '^RESTYLE-KRITA-GUI' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI host test FAILED"; exit 1; }
+grep -q 'RESTYLE-KRITA-GUI action error: None changed: True' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI action FAILED"; exit 1; }
+/usr/bin/python3 plugin/tests/verify.py "$K/io/in.png" "$K/io/krita_gui.png" $SEL
+
+if [ -n "$SHOTS" ]; then   # GIMP's dialog, opened by the procedure in interactive mode
+  mkdir -p "$SHOTS"
+  chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_SCREENSHOT=/tmp/restyle-ci/io/gimp-dialog.png \
+    timeout 120 xvfb-run -a -s '-screen 0 1280x1024x24' gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit \
+    < plugin/tests/gimp_dialog.py > "$G/gimp-dialog.log" 2>&1 || tail -20 "$G/gimp-dialog.log"
+  cp "$G/io/gimp-dialog.png" "$SHOTS/" || true
+fi
+echo "plug-in stage passed"

@@ -1,0 +1,268 @@
+/*
+ * restyle.h — C ABI of restyle, neural style transfer on candle.
+ *
+ * The library is `librestyle.so` / `librestyle.dylib` / `restyle.dll`
+ * (crate restyle-ffi, built with `cargo build -p restyle-ffi --release`),
+ * or the static `librestyle.a`.
+ *
+ * Overview
+ * --------
+ *   restyle_context *ctx;
+ *   if (restyle_context_new("/path/to/weights", &ctx) != RESTYLE_OK) {
+ *       fprintf(stderr, "%s\n", restyle_last_error());
+ *   }
+ *   restyle_params p;
+ *   restyle_params_init(&p, sizeof p);          // defaults: arbitrary, strength 1
+ *   p.style_path = "starry_night.jpg";
+ *   restyle_image img = { pixels, width, height, stride, RESTYLE_FORMAT_RGBA8 };
+ *   restyle_status s = restyle_stylize(ctx, &img, NULL, &p);   // in place
+ *   restyle_context_free(ctx);
+ *
+ * Conventions
+ * -----------
+ * - Every function that can fail returns a restyle_status; RESTYLE_OK is 0.
+ *   On failure, restyle_last_error() returns a message for the calling
+ *   thread. Each status-returning call resets it to "" first.
+ * - No function ever aborts the process or lets a Rust panic reach the
+ *   caller: an internal failure returns RESTYLE_ERR_INTERNAL.
+ * - Strings are UTF-8 and NUL-terminated. Pointers the library returns are
+ *   owned by the library.
+ * - Buffers are owned by the caller and only used during the call.
+ * - A restyle_context may be used by one thread at a time. Separate
+ *   contexts may be used from separate threads at the same time.
+ * - The progress callback is always called on the thread that called
+ *   restyle_stylize, so it may touch the host's UI.
+ *
+ * Compatibility
+ * -------------
+ * RESTYLE_ABI_VERSION changes on every incompatible change. A host should
+ * check that restyle_abi_version() equals the RESTYLE_ABI_VERSION it was
+ * built against. restyle_params only grows at its end; callers set
+ * struct_size (restyle_params_init does), and the library refuses sizes it
+ * does not know with RESTYLE_ERR_STRUCT_SIZE instead of misreading them.
+ *
+ * This header is checked against the Rust definitions by
+ * tests/tests/ffi_c_client.rs (a C client compiled with the system C
+ * compiler that reports sizes, offsets and constants).
+ */
+#ifndef RESTYLE_H
+#define RESTYLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** ABI version implemented by the library this header describes. */
+#define RESTYLE_ABI_VERSION 1u
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                             */
+/* ------------------------------------------------------------------------ */
+
+/** 0 on success, otherwise one of RESTYLE_ERR_*. */
+typedef int32_t restyle_status;
+
+#define RESTYLE_OK 0
+/** A required pointer argument was NULL. */
+#define RESTYLE_ERR_NULL_POINTER 1
+/** An argument is out of range (size 0, stride too small, strength > 1, …). */
+#define RESTYLE_ERR_INVALID_ARGUMENT 2
+/** restyle_image.format is not a RESTYLE_FORMAT_* value. */
+#define RESTYLE_ERR_UNSUPPORTED_FORMAT 3
+/** restyle_params.struct_size is not a size this library knows. */
+#define RESTYLE_ERR_STRUCT_SIZE 4
+/** A file (style image, …) could not be read or decoded. */
+#define RESTYLE_ERR_IO 5
+/** Network weights are missing or do not match the method. */
+#define RESTYLE_ERR_WEIGHTS 6
+/** The requested device (cuda, metal) is not available. */
+#define RESTYLE_ERR_DEVICE 7
+/** The progress callback asked to stop; the image is unchanged. */
+#define RESTYLE_ERR_CANCELLED 8
+/** The method is unknown or not compiled into this library. */
+#define RESTYLE_ERR_UNSUPPORTED_METHOD 9
+/** A bug in restyle (including a caught panic); please report it. */
+#define RESTYLE_ERR_INTERNAL 10
+
+/* ------------------------------------------------------------------------ */
+/* Images                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Pixel formats. Channels are stored in the order named, in the machine's
+ * native byte order; alpha is straight (not premultiplied). Integer formats
+ * span 0..max; float formats are read as 0..1 (values outside are clamped,
+ * NaN reads as 0). Colours are taken as they are (sRGB-encoded values give
+ * the intended result; the networks were trained on sRGB images).
+ *
+ *   format                   bytes/pixel  typical source
+ *   RESTYLE_FORMAT_RGBA8     4            GIMP "R'G'B'A u8", most libraries
+ *   RESTYLE_FORMAT_BGRA8     4            Krita RGBA/U8 pixelData, Cairo/Qt ARGB32 (little-endian)
+ *   RESTYLE_FORMAT_RGB8      3            GIMP "R'G'B' u8", layers without alpha
+ *   RESTYLE_FORMAT_RGBA16    8            GIMP "R'G'B'A u16"
+ *   RESTYLE_FORMAT_BGRA16    8            Krita RGBA/U16
+ *   RESTYLE_FORMAT_RGBAF16   8            Krita RGBA/F16, GIMP "R'G'B'A half"
+ *   RESTYLE_FORMAT_RGBAF32  16            Krita RGBA/F32, GIMP "R'G'B'A float"
+ */
+#define RESTYLE_FORMAT_RGBA8 1u
+#define RESTYLE_FORMAT_BGRA8 2u
+#define RESTYLE_FORMAT_RGB8 3u
+#define RESTYLE_FORMAT_RGBA16 4u
+#define RESTYLE_FORMAT_BGRA16 5u
+#define RESTYLE_FORMAT_RGBAF16 6u
+#define RESTYLE_FORMAT_RGBAF32 7u
+
+/**
+ * A caller-owned image. Row y starts at (uint8_t *)pixels + y * stride and
+ * holds width pixels; stride must be at least width * bytes per pixel, and
+ * the buffer at least stride * (height - 1) + width * bytes per pixel bytes.
+ * Padding between rows is never read or written.
+ */
+typedef struct restyle_image {
+    void *pixels;
+    uint32_t width;
+    uint32_t height;
+    size_t stride;   /**< bytes from one row start to the next */
+    uint32_t format; /**< RESTYLE_FORMAT_* */
+} restyle_image;
+
+/**
+ * An 8-bit coverage mask with the size of the image it goes with (a
+ * selection): 0 keeps the original pixel byte for byte, 255 takes the
+ * stylized one, values between blend linearly.
+ */
+typedef struct restyle_mask {
+    const uint8_t *data;
+    size_t stride; /**< bytes from one row start to the next, >= width */
+} restyle_mask;
+
+/* ------------------------------------------------------------------------ */
+/* Parameters                                                               */
+/* ------------------------------------------------------------------------ */
+
+/** Arbitrary style transfer (Ghiasi et al.): any style image, one pass. */
+#define RESTYLE_METHOD_ARBITRARY 1u
+/** The 26-style network (Dumoulin et al.): style_weights blend built-in styles. */
+#define RESTYLE_METHOD_MULTISTYLE26 2u
+/** A trained fast network (Johnson et al.) from model_path. */
+#define RESTYLE_METHOD_FAST 3u
+/** Optimisation (Gatys et al.): slow, any style image; iterations applies. */
+#define RESTYLE_METHOD_GATYS 4u
+/** Optimisation with the improvements of Novak & Nikulin. */
+#define RESTYLE_METHOD_GATYS_IMPROVED 5u
+
+#define RESTYLE_PRESERVE_NONE 0u
+/** Stylize luminance only, keep the content's colours. */
+#define RESTYLE_PRESERVE_LUMINANCE 1u
+/** Match the style's colour statistics to the content first. */
+#define RESTYLE_PRESERVE_HISTOGRAM 2u
+
+/**
+ * Progress callback: `stage` names the running stage ("prepare",
+ * "stylize", "optimise", "tile 3/8", …), `fraction` is 0..1 within it.
+ * Return 0 to continue, non-zero to cancel (restyle_stylize then returns
+ * RESTYLE_ERR_CANCELLED and leaves the image unchanged). Called on the
+ * calling thread; `stage` is valid only during the call.
+ */
+typedef int (*restyle_progress_fn)(void *user_data, const char *stage, float fraction);
+
+/**
+ * What to do. Initialise with restyle_params_init(&p, sizeof p), then set
+ * the fields you need. Pointers are borrowed for the duration of the call.
+ */
+typedef struct restyle_params {
+    /** sizeof(restyle_params) as the caller compiled it. Always first. */
+    size_t struct_size;
+    /** RESTYLE_METHOD_*; default RESTYLE_METHOD_ARBITRARY. */
+    uint32_t method;
+    /** 0..1, how strongly to apply the style; default 1. */
+    float strength;
+    /** RESTYLE_PRESERVE_*; default RESTYLE_PRESERVE_NONE. */
+    uint32_t preserve_color;
+    /** Work with the longest side at this many pixels, 0 = method default. */
+    uint32_t working_size;
+    /** Optimisation steps (Gatys methods), 0 = method default. */
+    uint32_t iterations;
+    /** Seed for anything random; same seed, same result. */
+    uint64_t seed;
+    /** "auto" (NULL), "cpu", "cuda", "cuda:N", "metal". */
+    const char *device;
+    /** Style image file (JPEG, PNG, WebP, TIFF), or NULL. */
+    const char *style_path;
+    /** Style image as pixels instead of style_path, or NULL. */
+    const restyle_image *style_image;
+    /** RESTYLE_METHOD_MULTISTYLE26: style_weights_len (26) blend weights. */
+    const float *style_weights;
+    uint32_t style_weights_len;
+    /** RESTYLE_METHOD_FAST: the trained network's file. */
+    const char *model_path;
+    /** Optional progress callback and the pointer it is given. */
+    restyle_progress_fn progress;
+    void *progress_user_data;
+} restyle_params;
+
+/* ------------------------------------------------------------------------ */
+/* Functions                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** The ABI version of the loaded library; compare with RESTYLE_ABI_VERSION. */
+uint32_t restyle_abi_version(void);
+
+/** The library's version string, e.g. "0.1.0" (static). */
+const char *restyle_version(void);
+
+/**
+ * The message of the last failed call on this thread, "" if the last call
+ * succeeded. Valid until the next restyle call on this thread; never NULL.
+ */
+const char *restyle_last_error(void);
+
+/** A static name for a status, e.g. "RESTYLE_ERR_CANCELLED". Never NULL. */
+const char *restyle_status_name(restyle_status status);
+
+/** Bytes per pixel of a RESTYLE_FORMAT_*, 0 if the format is unknown. */
+uint32_t restyle_format_bytes_per_pixel(uint32_t format);
+
+/**
+ * Fills `params` with defaults and sets params->struct_size = struct_size.
+ * Pass sizeof(restyle_params).
+ * Errors: RESTYLE_ERR_NULL_POINTER, RESTYLE_ERR_STRUCT_SIZE.
+ */
+restyle_status restyle_params_init(restyle_params *params, size_t struct_size);
+
+/** Opaque: a weights folder and the networks loaded from it so far. */
+typedef struct restyle_context restyle_context;
+
+/**
+ * Creates a context reading network weights from `weights_dir` (NULL: the
+ * RESTYLE_WEIGHTS_DIR environment variable). Networks load on first use
+ * and stay loaded until restyle_context_free. On failure *out is NULL.
+ * Errors: RESTYLE_ERR_NULL_POINTER (out), RESTYLE_ERR_WEIGHTS (no such
+ * folder), RESTYLE_ERR_INVALID_ARGUMENT (not UTF-8).
+ */
+restyle_status restyle_context_new(const char *weights_dir, restyle_context **out);
+
+/** Frees a context and its networks. NULL is ignored. */
+void restyle_context_free(restyle_context *ctx);
+
+/**
+ * Stylizes `image` in place: R, G and B are replaced, alpha is never
+ * written, the size stays the same. With a `mask` (NULL = whole image) only
+ * covered pixels change. On any status other than RESTYLE_OK the image is
+ * left exactly as it was.
+ * Errors: RESTYLE_ERR_NULL_POINTER, RESTYLE_ERR_INVALID_ARGUMENT,
+ * RESTYLE_ERR_UNSUPPORTED_FORMAT, RESTYLE_ERR_STRUCT_SIZE, RESTYLE_ERR_IO
+ * (style image unreadable), RESTYLE_ERR_WEIGHTS, RESTYLE_ERR_DEVICE,
+ * RESTYLE_ERR_CANCELLED, RESTYLE_ERR_UNSUPPORTED_METHOD, RESTYLE_ERR_INTERNAL.
+ */
+restyle_status restyle_stylize(restyle_context *ctx, const restyle_image *image, const restyle_mask *mask,
+                               const restyle_params *params);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RESTYLE_H */

@@ -1,0 +1,170 @@
+//! `restyle_context`: a weights folder and the stylizers loaded from it,
+//! kept so that a host stylizing many layers loads each network once.
+
+use crate::pixels::{Buffer, RestyleImage};
+use crate::status::{FfiError, FfiResult, RESTYLE_ERR_CANCELLED, RESTYLE_ERR_UNSUPPORTED_METHOD};
+use crate::{opt_str, RestyleParams};
+use crate::{RESTYLE_PRESERVE_HISTOGRAM, RESTYLE_PRESERVE_LUMINANCE, RESTYLE_PRESERVE_NONE};
+use restyle_core::device::DeviceChoice;
+use restyle_core::image::{Picture, RgbImage};
+use restyle_core::progress::{Control, Progress};
+use restyle_core::stylize::{Method, PreserveColor, Request, StyleImage, Stylizer};
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// What identifies a loaded network: same key, same stylizer.
+#[derive(Clone, Debug, PartialEq)]
+struct Key {
+    method: u32,
+    model: Option<PathBuf>,
+    device: DeviceChoice,
+}
+
+pub struct Context {
+    weights_dir: Option<PathBuf>,
+    loaded: Vec<(Key, Stylizer)>,
+}
+
+impl Context {
+    pub fn new(weights_dir: Option<&str>) -> FfiResult<Context> {
+        let weights_dir = match weights_dir {
+            Some(d) => Some(PathBuf::from(d)),
+            None => std::env::var_os("RESTYLE_WEIGHTS_DIR").map(PathBuf::from),
+        };
+        if let Some(d) = &weights_dir {
+            if !d.is_dir() {
+                return Err(FfiError::new(
+                    crate::status::RESTYLE_ERR_WEIGHTS,
+                    format!("weights folder {} does not exist or is not a folder", d.display()),
+                ));
+            }
+        }
+        Ok(Context { weights_dir, loaded: Vec::new() })
+    }
+
+    /// A file of the weights folder, with a clear error when it is missing.
+    pub(crate) fn weights_file(&self, name: &str) -> FfiResult<PathBuf> {
+        let dir = self.weights_dir.as_deref().ok_or_else(|| {
+            FfiError::new(
+                crate::status::RESTYLE_ERR_WEIGHTS,
+                format!("no weights folder: pass one to restyle_context_new or set RESTYLE_WEIGHTS_DIR (needs {name})"),
+            )
+        })?;
+        let p = dir.join(name);
+        if !p.is_file() {
+            return Err(FfiError::new(crate::status::RESTYLE_ERR_WEIGHTS, format!("weights file {} not found", p.display())));
+        }
+        Ok(p)
+    }
+
+    fn stylizer(&mut self, key: Key) -> FfiResult<&Stylizer> {
+        let i = match self.loaded.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let device = key.device.open()?;
+                let method = load_method(self, &key, &device)?;
+                self.loaded.push((key, Stylizer::new(method, device)));
+                self.loaded.len() - 1
+            }
+        };
+        Ok(&self.loaded[i].1)
+    }
+
+    /// Runs one request; returns the RGB result the size of `buffer`.
+    pub fn stylize(&mut self, buffer: &Buffer, params: &RestyleParams) -> FfiResult<Picture> {
+        // SAFETY (opt_str, style image): restyle_stylize's caller promises
+        // the params' pointers are NULL or valid for the call.
+        let device = match unsafe { opt_str(params.device, "params.device")? } {
+            None => DeviceChoice::Auto,
+            Some(s) => s.parse()?,
+        };
+        let model = unsafe { opt_str(params.model_path, "params.model_path")? }.map(PathBuf::from);
+        let mut request = Request {
+            strength: params.strength,
+            seed: params.seed,
+            working_size: (params.working_size > 0).then_some(params.working_size as usize),
+            preserve_color: match params.preserve_color {
+                RESTYLE_PRESERVE_NONE => None,
+                RESTYLE_PRESERVE_LUMINANCE => Some(PreserveColor::Luminance),
+                RESTYLE_PRESERVE_HISTOGRAM => Some(PreserveColor::Histogram),
+                other => return Err(FfiError::invalid(format!("params.preserve_color {other} is not a RESTYLE_PRESERVE_* value"))),
+            },
+            ..Request::default()
+        };
+        if !(0.0..=1.0).contains(&params.strength) {
+            return Err(FfiError::invalid(format!("params.strength {} is outside 0..1", params.strength)));
+        }
+        if let Some(style) = unsafe { style_image(params)? } {
+            request.styles.push(StyleImage { image: style, weight: 1.0 });
+        }
+        let progress = CallbackProgress::new(params);
+        // One call before any work, so a host can cancel before weights load.
+        if progress.report("prepare", 0.0) == Control::Cancel {
+            return Err(cancelled());
+        }
+        let key = Key { method: params.method, model, device };
+        let content = buffer.to_picture()?;
+        let stylizer = self.stylizer(key)?;
+        let mut report = |p: &Progress| progress.report(&p.stage, p.fraction());
+        let out = stylizer.stylize(&content, &request, &mut report)?;
+        if !out.completed {
+            // Keep the promise "on error the image is unchanged" for every
+            // method, including optimisation that returns its best so far.
+            return Err(cancelled());
+        }
+        Ok(out.picture)
+    }
+}
+
+fn cancelled() -> FfiError {
+    FfiError::new(RESTYLE_ERR_CANCELLED, "cancelled by the progress callback; the image was left unchanged")
+}
+
+/// The style image from `style_image` pixels or `style_path`, if any.
+///
+/// # Safety
+/// `params.style_path`/`style_image` are NULL or valid for the call.
+unsafe fn style_image(params: &RestyleParams) -> FfiResult<Option<RgbImage>> {
+    let path = opt_str(params.style_path, "params.style_path")?;
+    match (params.style_image.is_null(), path) {
+        (false, Some(_)) => Err(FfiError::invalid("give either params.style_path or params.style_image, not both")),
+        (false, None) => {
+            let img: &RestyleImage = &*params.style_image;
+            Ok(Some(Buffer::new(img, "params.style_image")?.to_picture()?.rgb))
+        }
+        (true, Some(p)) => Ok(Some(restyle_core::image::load(Path::new(p))?.rgb)),
+        (true, None) => Ok(None),
+    }
+}
+
+/// The C progress callback behind the core's `ProgressFn`.
+struct CallbackProgress {
+    callback: crate::RestyleProgressFn,
+    user: *mut std::ffi::c_void,
+}
+
+impl CallbackProgress {
+    fn new(params: &RestyleParams) -> Self {
+        CallbackProgress { callback: params.progress, user: params.progress_user_data }
+    }
+
+    fn report(&self, stage: &str, fraction: f32) -> Control {
+        let Some(cb) = self.callback else { return Control::Continue };
+        let stage = CString::new(stage.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: the caller supplied this function pointer and user data for
+        // this call; it is invoked on the calling thread, as documented.
+        if unsafe { cb(self.user, stage.as_ptr(), fraction) } != 0 {
+            Control::Cancel
+        } else {
+            Control::Continue
+        }
+    }
+}
+
+/// Loads the network(s) for `key.method` from the context's weights.
+fn load_method(_ctx: &Context, key: &Key, _device: &candle_core::Device) -> FfiResult<Method> {
+    Err(FfiError::new(
+        RESTYLE_ERR_UNSUPPORTED_METHOD,
+        format!("method {} is not a RESTYLE_METHOD_* value supported by this build", key.method),
+    ))
+}

@@ -1,0 +1,5 @@
+from krita import Krita
+
+from .extension import RestyleExtension
+
+Krita.instance().addExtension(RestyleExtension(Krita.instance()))

@@ -1,0 +1,194 @@
+"""ctypes binding of restyle's C ABI (ffi/include/restyle.h), shared by the
+GIMP and Krita plug-ins. Pure Python, no host imports, no numpy.
+
+The library is looked up in this order: $RESTYLE_LIB, then the file next
+to this module (where `plugin/install.py` puts it). Weights: $RESTYLE_WEIGHTS_DIR,
+then `weights/` next to this module.
+"""
+
+import ctypes
+import os
+import sys
+
+ABI_VERSION = 1
+
+OK = 0
+ERR_CANCELLED = 8
+
+FORMAT_RGBA8, FORMAT_BGRA8, FORMAT_RGB8, FORMAT_RGBA16, FORMAT_BGRA16, FORMAT_RGBAF16, FORMAT_RGBAF32 = range(1, 8)
+BYTES_PER_PIXEL = {1: 4, 2: 4, 3: 3, 4: 8, 5: 8, 6: 8, 7: 16}
+
+METHOD_ARBITRARY, METHOD_MULTISTYLE26, METHOD_FAST, METHOD_GATYS, METHOD_GATYS_IMPROVED = range(1, 6)
+METHODS = {"arbitrary": 1, "multistyle26": 2, "fast": 3, "gatys": 4, "gatys-improved": 5}
+PRESERVE = {"none": 0, "luminance": 1, "histogram": 2}
+MULTISTYLE26_STYLES = 26
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class RestyleError(RuntimeError):
+    """A failed call: `status` is the RESTYLE_ERR_* code."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.cancelled = status == ERR_CANCELLED
+
+
+class Image(ctypes.Structure):
+    _fields_ = [("pixels", ctypes.c_void_p), ("width", ctypes.c_uint32), ("height", ctypes.c_uint32),
+                ("stride", ctypes.c_size_t), ("format", ctypes.c_uint32)]
+
+
+class Mask(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("stride", ctypes.c_size_t)]
+
+
+PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_float)
+
+
+class Params(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("method", ctypes.c_uint32), ("strength", ctypes.c_float),
+                ("preserve_color", ctypes.c_uint32), ("working_size", ctypes.c_uint32),
+                ("iterations", ctypes.c_uint32), ("seed", ctypes.c_uint64), ("device", ctypes.c_char_p),
+                ("style_path", ctypes.c_char_p), ("style_image", ctypes.POINTER(Image)),
+                ("style_weights", ctypes.POINTER(ctypes.c_float)), ("style_weights_len", ctypes.c_uint32),
+                ("model_path", ctypes.c_char_p), ("progress", PROGRESS), ("progress_user_data", ctypes.c_void_p)]
+
+
+def library_file_name():
+    if sys.platform == "win32":
+        return "restyle.dll"
+    if sys.platform == "darwin":
+        return "librestyle.dylib"
+    return "librestyle.so"
+
+
+def library_path():
+    return os.environ.get("RESTYLE_LIB") or os.path.join(HERE, library_file_name())
+
+
+def weights_dir():
+    env = os.environ.get("RESTYLE_WEIGHTS_DIR")
+    if env:
+        return env
+    local = os.path.join(HERE, "weights")
+    return local if os.path.isdir(local) else None
+
+
+_lib = None
+
+
+def load():
+    """Loads the library once; raises RestyleError with a readable message."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    path = library_path()
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise RestyleError(-1, "cannot load the restyle library %s: %s (reinstall the plug-in or set RESTYLE_LIB)"
+                           % (path, e))
+    lib.restyle_abi_version.restype = ctypes.c_uint32
+    lib.restyle_abi_version.argtypes = []
+    version = lib.restyle_abi_version()
+    if version != ABI_VERSION:
+        raise RestyleError(-1, "%s implements restyle ABI %d, this plug-in needs %d: install matching versions"
+                           % (path, version, ABI_VERSION))
+    lib.restyle_last_error.restype = ctypes.c_char_p
+    lib.restyle_last_error.argtypes = []
+    lib.restyle_params_init.restype = ctypes.c_int32
+    lib.restyle_params_init.argtypes = [ctypes.POINTER(Params), ctypes.c_size_t]
+    lib.restyle_context_new.restype = ctypes.c_int32
+    lib.restyle_context_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.restyle_context_free.restype = None
+    lib.restyle_context_free.argtypes = [ctypes.c_void_p]
+    lib.restyle_stylize.restype = ctypes.c_int32
+    lib.restyle_stylize.argtypes = [ctypes.c_void_p, ctypes.POINTER(Image), ctypes.POINTER(Mask),
+                                    ctypes.POINTER(Params)]
+    _lib = lib
+    return lib
+
+
+def _check(lib, status):
+    if status != OK:
+        raise RestyleError(status, lib.restyle_last_error().decode("utf-8", "replace"))
+
+
+def _enc(s):
+    return None if s is None else os.fsencode(s) if not isinstance(s, bytes) else s
+
+
+class Context:
+    """A loaded weights folder; reuse it for several images."""
+
+    def __init__(self, weights=None):
+        self.lib = load()
+        self.ptr = ctypes.c_void_p()
+        _check(self.lib, self.lib.restyle_context_new(_enc(weights or weights_dir()), ctypes.byref(self.ptr)))
+
+    def close(self):
+        if self.ptr:
+            self.lib.restyle_context_free(self.ptr)
+            self.ptr = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def stylize(self, pixels, width, height, fmt, stride=None, mask=None, mask_stride=None, method="arbitrary",
+                style_path=None, builtin_style=None, strength=1.0, preserve_color="none", working_size=0,
+                iterations=0, seed=0, device=None, progress=None):
+        """Stylizes `pixels` (a writable bytearray) in place; alpha is untouched.
+
+        `mask` (bytes, one per pixel, 0..255) limits the change to a selection.
+        `progress(stage, fraction)` is called on this thread; return True to cancel.
+        Raises RestyleError (`.cancelled` when the callback cancelled).
+        """
+        bpp = BYTES_PER_PIXEL[fmt]
+        stride = stride or width * bpp
+        if len(pixels) < stride * (height - 1) + width * bpp:
+            raise RestyleError(2, "pixel buffer is smaller than %dx%d" % (width, height))
+        buf = (ctypes.c_uint8 * len(pixels)).from_buffer(pixels)
+        img = Image(ctypes.cast(buf, ctypes.c_void_p), width, height, stride, fmt)
+        p = Params()
+        _check(self.lib, self.lib.restyle_params_init(ctypes.byref(p), ctypes.sizeof(Params)))
+        p.method = METHODS[method] if isinstance(method, str) else int(method)
+        p.strength = float(strength)
+        p.preserve_color = PRESERVE[preserve_color] if isinstance(preserve_color, str) else int(preserve_color)
+        p.working_size = int(working_size)
+        p.iterations = int(iterations)
+        p.seed = int(seed)
+        p.device = _enc(device)
+        p.style_path = _enc(style_path)
+        keep = []
+        if builtin_style is not None:
+            weights = (ctypes.c_float * MULTISTYLE26_STYLES)()
+            weights[int(builtin_style)] = 1.0
+            keep.append(weights)
+            p.style_weights = ctypes.cast(weights, ctypes.POINTER(ctypes.c_float))
+            p.style_weights_len = MULTISTYLE26_STYLES
+
+        def on_progress(_user, stage, fraction):
+            try:
+                return 1 if progress(stage.decode("utf-8", "replace"), fraction) else 0
+            except Exception:  # a host UI error must not unwind through C
+                return 1
+
+        if progress is not None:
+            p.progress = PROGRESS(on_progress)  # referenced by p until the call returns
+        mask_struct = None
+        if mask is not None:
+            mbuf = (ctypes.c_uint8 * len(mask)).from_buffer_copy(mask)
+            keep.append(mbuf)
+            mask_struct = Mask(ctypes.cast(mbuf, ctypes.c_void_p), mask_stride or width)
+        try:
+            status = self.lib.restyle_stylize(self.ptr, ctypes.byref(img),
+                                              ctypes.byref(mask_struct) if mask_struct is not None else None,
+                                              ctypes.byref(p))
+            _check(self.lib, status)
+        finally:
+            del buf, img

@@ -1,0 +1,91 @@
+# Host test of the GIMP 3 plug-in, run by .ci/plugins.sh inside GIMP:
+#   gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit < gimp_batch.py
+# (python-eval has Gimp, Gio, GLib, Gegl imported). For every precision the
+# plug-in meets, it loads a real photo with an alpha ramp, selects a
+# rectangle, runs the installed procedure non-interactively and checks, in
+# GIMP's own pixels: changed inside the selection, unchanged outside, alpha
+# unchanged, same size, one undo step. Then a missing style file must give
+# an error, not a crash. Prints RESTYLE-GIMP-ALL-OK at the end.
+import os
+import numpy as np
+
+SRC, OUT, STYLE = os.environ["RESTYLE_IN"], os.environ["RESTYLE_OUT"], os.environ["RESTYLE_STYLE"]
+SEL = (16, 12, 64, 40)  # x, y, w, h
+P = Gimp.Precision
+CASES = [  # (name, image precision, layer keeps its alpha)
+    ("u8", P.U8_NON_LINEAR, True), ("u8-noalpha", P.U8_NON_LINEAR, False), ("u16", P.U16_NON_LINEAR, True),
+    ("half", P.HALF_LINEAR, True), ("float", P.FLOAT_LINEAR, True), ("float-nonlinear", P.FLOAT_NON_LINEAR, True),
+]
+
+
+def pixels(drw):
+    w, h = drw.get_width(), drw.get_height()
+    raw = drw.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, "R'G'B'A float", Gegl.AbyssPolicy.CLAMP)
+    return np.frombuffer(bytes(raw), dtype=np.float32).reshape(h, w, 4).copy()
+
+
+def run_filter(img, drw, style):
+    proc = Gimp.get_pdb().lookup_procedure("plug-in-restyle")
+    if proc is None:
+        raise RuntimeError("plug-in-restyle is not registered (plug-in not installed or not executable)")
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [drw])
+    cfg.set_property("method", "arbitrary")
+    cfg.set_property("style-file", Gio.File.new_for_path(style))
+    cfg.set_property("strength", 1.0)
+    res = proc.run(cfg)
+    return res.index(0), (res.index(1) if res.length() > 1 else None)
+
+
+def load(name, prec, alpha):
+    img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(SRC))
+    drw = img.get_layers()[0]
+    if not alpha:
+        img.flatten()
+        drw = img.get_layers()[0]
+        assert not drw.has_alpha(), name
+    if img.get_precision() != prec:
+        img.convert_precision(prec)
+    return img, img.get_layers()[0]
+
+
+for name, prec, alpha in CASES:
+    img, drw = load(name, prec, alpha)
+    fmt = drw.get_format()
+    before = pixels(drw)
+    x, y, w, h = SEL
+    img.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+    status, err = run_filter(img, drw, STYLE)
+    if status != Gimp.PDBStatusType.SUCCESS:
+        raise RuntimeError("%s: filter failed: %s" % (name, err))
+    after = pixels(drw)
+    assert after.shape == before.shape, (name, after.shape, before.shape)
+    inside = np.zeros(before.shape[:2], bool)
+    inside[y:y + h, x:x + w] = True
+    d = np.abs(after - before)
+    changed = (d[..., :3].max(-1) > 0.02)[inside].mean()
+    outside = d[~inside].max()
+    alpha_diff = d[..., 3].max()
+    print("RESTYLE-GIMP %s (%s): changed inside %.3f, max diff outside %g, alpha max diff %g"
+          % (name, fmt, changed, outside, alpha_diff), flush=True)
+    assert changed > 0.9, (name, changed)
+    assert outside == 0.0, (name, outside)
+    assert alpha_diff == 0.0, (name, alpha_diff)
+    if name == "u8":
+        img.select_none()
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, img, Gio.File.new_for_path(OUT), None)
+    img.delete()
+
+# A missing style file: an error status with the path in the message.
+img, drw = load("missing", P.U8_NON_LINEAR, True)
+before = pixels(drw)
+status, err = run_filter(img, drw, "/nonexistent/style.jpg")
+msg = err.message if hasattr(err, "message") else str(err)
+print("RESTYLE-GIMP missing style: status %s, message %r" % (status, msg), flush=True)
+assert status == Gimp.PDBStatusType.EXECUTION_ERROR, status
+assert "/nonexistent/style.jpg" in msg, msg
+assert np.array_equal(before, pixels(drw)), "layer changed by a failed run"
+img.delete()
+print("RESTYLE-GIMP-ALL-OK", flush=True)

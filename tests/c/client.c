@@ -1,0 +1,260 @@
+/*
+ * A C client of restyle.h, compiled with the system C compiler by
+ * tests/tests/ffi_c_client.rs and linked against the built librestyle.
+ *
+ *   client layout                 print sizes, offsets and constants as the
+ *                                 header declares them ("name value" lines)
+ *   client misuse                 misuse cases: NULLs, bad stride, unknown
+ *                                 format, wrong struct_size, cancel
+ *   client stylize WEIGHTS STYLE  stylize a synthetic 64x48 RGBA image with
+ *                                 the arbitrary network, with a mask, and
+ *                                 check RGB changed where masked, alpha kept
+ *
+ * Exit status 0 when every check passed; failures are printed.
+ */
+#include "restyle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            failures++;                                                         \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+            fprintf(stderr, __VA_ARGS__);                                       \
+            fprintf(stderr, "\n");                                              \
+        }                                                                       \
+    } while (0)
+
+#define P(name, value) printf("%s %llu\n", name, (unsigned long long)(value))
+#define OFF(type, field) P(#type "." #field, offsetof(type, field))
+
+static int layout(void) {
+    P("sizeof.restyle_image", sizeof(restyle_image));
+    OFF(restyle_image, pixels);
+    OFF(restyle_image, width);
+    OFF(restyle_image, height);
+    OFF(restyle_image, stride);
+    OFF(restyle_image, format);
+    P("sizeof.restyle_mask", sizeof(restyle_mask));
+    OFF(restyle_mask, data);
+    OFF(restyle_mask, stride);
+    P("sizeof.restyle_params", sizeof(restyle_params));
+    OFF(restyle_params, struct_size);
+    OFF(restyle_params, method);
+    OFF(restyle_params, strength);
+    OFF(restyle_params, preserve_color);
+    OFF(restyle_params, working_size);
+    OFF(restyle_params, iterations);
+    OFF(restyle_params, seed);
+    OFF(restyle_params, device);
+    OFF(restyle_params, style_path);
+    OFF(restyle_params, style_image);
+    OFF(restyle_params, style_weights);
+    OFF(restyle_params, style_weights_len);
+    OFF(restyle_params, model_path);
+    OFF(restyle_params, progress);
+    OFF(restyle_params, progress_user_data);
+    P("sizeof.restyle_status", sizeof(restyle_status));
+    P("RESTYLE_ABI_VERSION", RESTYLE_ABI_VERSION);
+    P("RESTYLE_OK", RESTYLE_OK);
+    P("RESTYLE_ERR_NULL_POINTER", RESTYLE_ERR_NULL_POINTER);
+    P("RESTYLE_ERR_INVALID_ARGUMENT", RESTYLE_ERR_INVALID_ARGUMENT);
+    P("RESTYLE_ERR_UNSUPPORTED_FORMAT", RESTYLE_ERR_UNSUPPORTED_FORMAT);
+    P("RESTYLE_ERR_STRUCT_SIZE", RESTYLE_ERR_STRUCT_SIZE);
+    P("RESTYLE_ERR_IO", RESTYLE_ERR_IO);
+    P("RESTYLE_ERR_WEIGHTS", RESTYLE_ERR_WEIGHTS);
+    P("RESTYLE_ERR_DEVICE", RESTYLE_ERR_DEVICE);
+    P("RESTYLE_ERR_CANCELLED", RESTYLE_ERR_CANCELLED);
+    P("RESTYLE_ERR_UNSUPPORTED_METHOD", RESTYLE_ERR_UNSUPPORTED_METHOD);
+    P("RESTYLE_ERR_INTERNAL", RESTYLE_ERR_INTERNAL);
+    P("RESTYLE_FORMAT_RGBA8", RESTYLE_FORMAT_RGBA8);
+    P("RESTYLE_FORMAT_BGRA8", RESTYLE_FORMAT_BGRA8);
+    P("RESTYLE_FORMAT_RGB8", RESTYLE_FORMAT_RGB8);
+    P("RESTYLE_FORMAT_RGBA16", RESTYLE_FORMAT_RGBA16);
+    P("RESTYLE_FORMAT_BGRA16", RESTYLE_FORMAT_BGRA16);
+    P("RESTYLE_FORMAT_RGBAF16", RESTYLE_FORMAT_RGBAF16);
+    P("RESTYLE_FORMAT_RGBAF32", RESTYLE_FORMAT_RGBAF32);
+    P("RESTYLE_METHOD_ARBITRARY", RESTYLE_METHOD_ARBITRARY);
+    P("RESTYLE_METHOD_MULTISTYLE26", RESTYLE_METHOD_MULTISTYLE26);
+    P("RESTYLE_METHOD_FAST", RESTYLE_METHOD_FAST);
+    P("RESTYLE_METHOD_GATYS", RESTYLE_METHOD_GATYS);
+    P("RESTYLE_METHOD_GATYS_IMPROVED", RESTYLE_METHOD_GATYS_IMPROVED);
+    P("RESTYLE_PRESERVE_NONE", RESTYLE_PRESERVE_NONE);
+    P("RESTYLE_PRESERVE_LUMINANCE", RESTYLE_PRESERVE_LUMINANCE);
+    P("RESTYLE_PRESERVE_HISTOGRAM", RESTYLE_PRESERVE_HISTOGRAM);
+    /* what the library itself reports */
+    P("lib.abi_version", restyle_abi_version());
+    for (uint32_t f = 1; f <= 7; f++) printf("lib.bytes_per_pixel.%u %u\n", f, restyle_format_bytes_per_pixel(f));
+    return 0;
+}
+
+static int cancel_now(void *user, const char *stage, float fraction) {
+    (void)fraction;
+    int *calls = (int *)user;
+    (*calls)++;
+    return stage != NULL; /* cancel at the first report */
+}
+
+static int misuse(void) {
+    CHECK(restyle_abi_version() == RESTYLE_ABI_VERSION, "abi %u", restyle_abi_version());
+    CHECK(strlen(restyle_version()) > 0, "empty version");
+
+    restyle_context *ctx = (restyle_context *)1;
+    restyle_status s = restyle_context_new("/nonexistent/restyle-weights", &ctx);
+    CHECK(s == RESTYLE_ERR_WEIGHTS && ctx == NULL, "status %d", s);
+    CHECK(strstr(restyle_last_error(), "/nonexistent/restyle-weights") != NULL, "msg '%s'", restyle_last_error());
+    s = restyle_context_new(NULL, NULL);
+    CHECK(s == RESTYLE_ERR_NULL_POINTER, "status %d", s);
+
+    /* a context on a real but empty folder: argument checks come first */
+    s = restyle_context_new(".", &ctx);
+    CHECK(s == RESTYLE_OK && ctx != NULL, "status %d: %s", s, restyle_last_error());
+    CHECK(strcmp(restyle_last_error(), "") == 0, "stale message '%s'", restyle_last_error());
+
+    uint8_t px[8 * 4 * 4] = {0};
+    restyle_image img = {px, 8, 4, 32, RESTYLE_FORMAT_RGBA8};
+    restyle_params p;
+    CHECK(restyle_params_init(&p, sizeof p) == RESTYLE_OK, "init");
+    CHECK(p.struct_size == sizeof p && p.method == RESTYLE_METHOD_ARBITRARY && p.strength == 1.0f, "defaults");
+    CHECK(restyle_params_init(NULL, sizeof p) == RESTYLE_ERR_NULL_POINTER, "init NULL");
+    CHECK(restyle_params_init(&p, 8) == RESTYLE_ERR_STRUCT_SIZE, "init small");
+    restyle_params_init(&p, sizeof p);
+
+    CHECK(restyle_stylize(NULL, &img, NULL, &p) == RESTYLE_ERR_NULL_POINTER, "NULL ctx");
+    CHECK(strstr(restyle_last_error(), "ctx") != NULL, "msg '%s'", restyle_last_error());
+    CHECK(restyle_stylize(ctx, NULL, NULL, &p) == RESTYLE_ERR_NULL_POINTER, "NULL image");
+    CHECK(restyle_stylize(ctx, &img, NULL, NULL) == RESTYLE_ERR_NULL_POINTER, "NULL params");
+    restyle_image nopx = img;
+    nopx.pixels = NULL;
+    CHECK(restyle_stylize(ctx, &nopx, NULL, &p) == RESTYLE_ERR_NULL_POINTER, "NULL pixels");
+
+    restyle_image narrow = img;
+    narrow.stride = 31;
+    s = restyle_stylize(ctx, &narrow, NULL, &p);
+    CHECK(s == RESTYLE_ERR_INVALID_ARGUMENT, "stride<width: %d", s);
+    CHECK(strstr(restyle_last_error(), "stride") != NULL, "msg '%s'", restyle_last_error());
+
+    restyle_image unknown = img;
+    unknown.format = 42;
+    s = restyle_stylize(ctx, &unknown, NULL, &p);
+    CHECK(s == RESTYLE_ERR_UNSUPPORTED_FORMAT, "format: %d", s);
+    CHECK(restyle_format_bytes_per_pixel(42) == 0, "bpp of unknown");
+
+    restyle_params wrong = p;
+    wrong.struct_size = sizeof p + 8;
+    s = restyle_stylize(ctx, &img, NULL, &wrong);
+    CHECK(s == RESTYLE_ERR_STRUCT_SIZE, "struct_size: %d", s);
+    CHECK(strstr(restyle_last_error(), "struct_size") != NULL, "msg '%s'", restyle_last_error());
+
+    restyle_params bad = p;
+    bad.strength = 1.5f;
+    CHECK(restyle_stylize(ctx, &img, NULL, &bad) == RESTYLE_ERR_INVALID_ARGUMENT, "strength");
+    bad = p;
+    bad.method = 77;
+    bad.style_path = NULL;
+    s = restyle_stylize(ctx, &img, NULL, &bad);
+    CHECK(s == RESTYLE_ERR_UNSUPPORTED_METHOD, "method: %d (%s)", s, restyle_last_error());
+
+    restyle_mask mask = {NULL, 8};
+    CHECK(restyle_stylize(ctx, &img, &mask, &p) == RESTYLE_ERR_NULL_POINTER, "NULL mask data");
+
+    int calls = 0;
+    restyle_params c = p;
+    c.progress = cancel_now;
+    c.progress_user_data = &calls;
+    s = restyle_stylize(ctx, &img, NULL, &c);
+    CHECK(s == RESTYLE_ERR_CANCELLED && calls == 1, "cancel: %d after %d calls", s, calls);
+    CHECK(strstr(restyle_last_error(), "cancel") != NULL, "msg '%s'", restyle_last_error());
+    for (size_t i = 0; i < sizeof px; i++) CHECK(px[i] == 0, "pixel %zu written after an error", i);
+
+    CHECK(strcmp(restyle_status_name(RESTYLE_ERR_CANCELLED), "RESTYLE_ERR_CANCELLED") == 0, "name");
+    restyle_context_free(ctx);
+    restyle_context_free(NULL);
+    return 0;
+}
+
+static int progress_calls = 0;
+static int count_progress(void *user, const char *stage, float fraction) {
+    (void)user;
+    (void)stage;
+    CHECK(fraction >= 0.0f && fraction <= 1.0f, "fraction %f", fraction);
+    progress_calls++;
+    return 0;
+}
+
+static int stylize(const char *weights, const char *style) {
+    enum { W = 64, H = 48, STRIDE = W * 4 + 12 };
+    uint8_t *px = calloc(STRIDE * H, 1);
+    uint8_t mask_px[W * H];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t *p = px + y * STRIDE + x * 4;
+            p[0] = (uint8_t)(x * 4);
+            p[1] = (uint8_t)(y * 5);
+            p[2] = 200;
+            p[3] = x < 32 ? 255 : 128;
+            mask_px[y * W + x] = (x >= 8 && x < 40 && y >= 8 && y < 32) ? 255 : 0;
+        }
+    uint8_t *before = malloc(STRIDE * H);
+    memcpy(before, px, STRIDE * H);
+
+    restyle_context *ctx = NULL;
+    restyle_status s = restyle_context_new(weights, &ctx);
+    CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
+    restyle_params p;
+    restyle_params_init(&p, sizeof p);
+    p.style_path = style;
+    p.device = "cpu";
+    p.progress = count_progress;
+    restyle_image img = {px, W, H, STRIDE, RESTYLE_FORMAT_RGBA8};
+    restyle_mask mask = {mask_px, W};
+    s = restyle_stylize(ctx, &img, &mask, &p);
+    CHECK(s == RESTYLE_OK, "stylize: %s: %s", restyle_status_name(s), restyle_last_error());
+    CHECK(progress_calls >= 1, "progress never called");
+
+    long changed_in = 0, changed_out = 0, alpha_changed = 0, pad_changed = 0;
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            const uint8_t *a = before + y * STRIDE + x * 4, *b = px + y * STRIDE + x * 4;
+            int diff = a[0] != b[0] || a[1] != b[1] || a[2] != b[2];
+            if (mask_px[y * W + x]) changed_in += diff; else changed_out += diff;
+            alpha_changed += a[3] != b[3];
+        }
+        pad_changed += memcmp(before + y * STRIDE + W * 4, px + y * STRIDE + W * 4, STRIDE - W * 4) != 0;
+    }
+    printf("changed inside mask %ld/%d, outside %ld, alpha changed %ld\n", changed_in, 32 * 24, changed_out, alpha_changed);
+    CHECK(changed_in > 32 * 24 * 9 / 10, "only %ld masked pixels changed", changed_in);
+    CHECK(changed_out == 0 && alpha_changed == 0 && pad_changed == 0, "out %ld alpha %ld pad %ld", changed_out,
+          alpha_changed, pad_changed);
+
+    /* a missing style file is an error, not a crash, and leaves the image alone */
+    memcpy(before, px, STRIDE * H);
+    p.style_path = "/nonexistent/style.jpg";
+    s = restyle_stylize(ctx, &img, NULL, &p);
+    CHECK(s == RESTYLE_ERR_IO, "missing style: %s", restyle_status_name(s));
+    CHECK(strstr(restyle_last_error(), "/nonexistent/style.jpg") != NULL, "msg '%s'", restyle_last_error());
+    CHECK(memcmp(before, px, STRIDE * H) == 0, "image changed by a failed call");
+
+    restyle_context_free(ctx);
+    free(px);
+    free(before);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "layout") == 0) return layout();
+    if (argc >= 2 && strcmp(argv[1], "misuse") == 0) misuse();
+    else if (argc >= 4 && strcmp(argv[1], "stylize") == 0) stylize(argv[2], argv[3]);
+    else {
+        fprintf(stderr, "usage: client layout | misuse | stylize WEIGHTS_DIR STYLE_IMAGE\n");
+        return 2;
+    }
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    else printf("all checks passed\n");
+    return failures ? 1 : 0;
+}

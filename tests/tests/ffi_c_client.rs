@@ -1,0 +1,154 @@
+//! The C client (tests/c/client.c), compiled with the system C compiler
+//! against ffi/include/restyle.h and linked to the built librestyle:
+//! - the header's sizes, offsets and constants equal the Rust definitions
+//!   (fails when restyle.h and the crate drift apart);
+//! - misuse returns the documented status codes with messages;
+//! - a real stylize through C with the arbitrary network and a mask.
+
+use restyle as ffi;
+use std::collections::HashMap;
+use std::mem::{offset_of, size_of};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The folder holding the cdylib cargo built for the restyle-ffi dependency.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps folder").to_path_buf();
+    for d in [deps.clone(), deps.join("..")] {
+        if d.join(libloading::library_filename("restyle")).is_file() {
+            return d;
+        }
+    }
+    panic!("librestyle not found next to {} (build restyle-ffi first)", exe.display());
+}
+
+fn compile_client(dir: &Path) -> PathBuf {
+    let out = dir.join("client");
+    let lib = lib_dir();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&cc)
+        .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-o"])
+        .arg(&out)
+        .arg(repo().join("tests/c/client.c"))
+        .arg("-I")
+        .arg(repo().join("ffi/include"))
+        .arg("-L")
+        .arg(&lib)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lrestyle")
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler '{cc}': {e}"));
+    assert!(status.success(), "compiling tests/c/client.c against restyle.h failed");
+    out
+}
+
+fn run(client: &Path, args: &[&str]) -> String {
+    let out = Command::new(client).args(args).output().expect("run C client");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "client {args:?} failed ({}):\n{stdout}\n{stderr}", out.status);
+    stdout.into_owned()
+}
+
+#[test]
+fn c_client_header_matches_rust_and_misuse_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = compile_client(dir.path());
+
+    let layout: HashMap<String, u64> = run(&client, &["layout"])
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(k, v)| (k.to_string(), v.parse().expect("number"))))
+        .collect();
+    use ffi::pixels::{RestyleImage as I, RestyleMask as M};
+    use ffi::RestyleParams as P;
+    let rust: Vec<(&str, u64)> = vec![
+        ("sizeof.restyle_image", size_of::<I>() as u64),
+        ("restyle_image.pixels", offset_of!(I, pixels) as u64),
+        ("restyle_image.width", offset_of!(I, width) as u64),
+        ("restyle_image.height", offset_of!(I, height) as u64),
+        ("restyle_image.stride", offset_of!(I, stride) as u64),
+        ("restyle_image.format", offset_of!(I, format) as u64),
+        ("sizeof.restyle_mask", size_of::<M>() as u64),
+        ("restyle_mask.data", offset_of!(M, data) as u64),
+        ("restyle_mask.stride", offset_of!(M, stride) as u64),
+        ("sizeof.restyle_params", size_of::<P>() as u64),
+        ("restyle_params.struct_size", offset_of!(P, struct_size) as u64),
+        ("restyle_params.method", offset_of!(P, method) as u64),
+        ("restyle_params.strength", offset_of!(P, strength) as u64),
+        ("restyle_params.preserve_color", offset_of!(P, preserve_color) as u64),
+        ("restyle_params.working_size", offset_of!(P, working_size) as u64),
+        ("restyle_params.iterations", offset_of!(P, iterations) as u64),
+        ("restyle_params.seed", offset_of!(P, seed) as u64),
+        ("restyle_params.device", offset_of!(P, device) as u64),
+        ("restyle_params.style_path", offset_of!(P, style_path) as u64),
+        ("restyle_params.style_image", offset_of!(P, style_image) as u64),
+        ("restyle_params.style_weights", offset_of!(P, style_weights) as u64),
+        ("restyle_params.style_weights_len", offset_of!(P, style_weights_len) as u64),
+        ("restyle_params.model_path", offset_of!(P, model_path) as u64),
+        ("restyle_params.progress", offset_of!(P, progress) as u64),
+        ("restyle_params.progress_user_data", offset_of!(P, progress_user_data) as u64),
+        ("sizeof.restyle_status", size_of::<ffi::Status>() as u64),
+        ("RESTYLE_ABI_VERSION", ffi::RESTYLE_ABI_VERSION as u64),
+        ("lib.abi_version", ffi::RESTYLE_ABI_VERSION as u64),
+        ("RESTYLE_OK", ffi::RESTYLE_OK as u64),
+        ("RESTYLE_ERR_NULL_POINTER", ffi::RESTYLE_ERR_NULL_POINTER as u64),
+        ("RESTYLE_ERR_INVALID_ARGUMENT", ffi::RESTYLE_ERR_INVALID_ARGUMENT as u64),
+        ("RESTYLE_ERR_UNSUPPORTED_FORMAT", ffi::RESTYLE_ERR_UNSUPPORTED_FORMAT as u64),
+        ("RESTYLE_ERR_STRUCT_SIZE", ffi::RESTYLE_ERR_STRUCT_SIZE as u64),
+        ("RESTYLE_ERR_IO", ffi::RESTYLE_ERR_IO as u64),
+        ("RESTYLE_ERR_WEIGHTS", ffi::RESTYLE_ERR_WEIGHTS as u64),
+        ("RESTYLE_ERR_DEVICE", ffi::RESTYLE_ERR_DEVICE as u64),
+        ("RESTYLE_ERR_CANCELLED", ffi::RESTYLE_ERR_CANCELLED as u64),
+        ("RESTYLE_ERR_UNSUPPORTED_METHOD", ffi::RESTYLE_ERR_UNSUPPORTED_METHOD as u64),
+        ("RESTYLE_ERR_INTERNAL", ffi::RESTYLE_ERR_INTERNAL as u64),
+        ("RESTYLE_FORMAT_RGBA8", ffi::RESTYLE_FORMAT_RGBA8 as u64),
+        ("RESTYLE_FORMAT_BGRA8", ffi::RESTYLE_FORMAT_BGRA8 as u64),
+        ("RESTYLE_FORMAT_RGB8", ffi::RESTYLE_FORMAT_RGB8 as u64),
+        ("RESTYLE_FORMAT_RGBA16", ffi::RESTYLE_FORMAT_RGBA16 as u64),
+        ("RESTYLE_FORMAT_BGRA16", ffi::RESTYLE_FORMAT_BGRA16 as u64),
+        ("RESTYLE_FORMAT_RGBAF16", ffi::RESTYLE_FORMAT_RGBAF16 as u64),
+        ("RESTYLE_FORMAT_RGBAF32", ffi::RESTYLE_FORMAT_RGBAF32 as u64),
+        ("RESTYLE_METHOD_ARBITRARY", ffi::RESTYLE_METHOD_ARBITRARY as u64),
+        ("RESTYLE_METHOD_MULTISTYLE26", ffi::RESTYLE_METHOD_MULTISTYLE26 as u64),
+        ("RESTYLE_METHOD_FAST", ffi::RESTYLE_METHOD_FAST as u64),
+        ("RESTYLE_METHOD_GATYS", ffi::RESTYLE_METHOD_GATYS as u64),
+        ("RESTYLE_METHOD_GATYS_IMPROVED", ffi::RESTYLE_METHOD_GATYS_IMPROVED as u64),
+        ("RESTYLE_PRESERVE_NONE", ffi::RESTYLE_PRESERVE_NONE as u64),
+        ("RESTYLE_PRESERVE_LUMINANCE", ffi::RESTYLE_PRESERVE_LUMINANCE as u64),
+        ("RESTYLE_PRESERVE_HISTOGRAM", ffi::RESTYLE_PRESERVE_HISTOGRAM as u64),
+        ("lib.bytes_per_pixel.1", 4),
+        ("lib.bytes_per_pixel.2", 4),
+        ("lib.bytes_per_pixel.3", 3),
+        ("lib.bytes_per_pixel.4", 8),
+        ("lib.bytes_per_pixel.5", 8),
+        ("lib.bytes_per_pixel.6", 8),
+        ("lib.bytes_per_pixel.7", 16),
+    ];
+    let mut drift = Vec::new();
+    for (name, value) in &rust {
+        match layout.get(*name) {
+            Some(c) if c == value => {}
+            other => drift.push(format!("{name}: restyle.h says {other:?}, Rust says {value}")),
+        }
+    }
+    assert!(drift.is_empty(), "restyle.h and the Rust definitions differ:\n{}", drift.join("\n"));
+    assert_eq!(layout.len(), rust.len(), "the C client reports items this test does not check");
+
+    run(&client, &["misuse"]);
+}
+
+#[test]
+fn c_client_stylizes_with_the_arbitrary_network() {
+    let Some(predict) = restyle_weights::testing::real_weights("magenta-arbitrary-predict-int8.onnx") else { return };
+    restyle_weights::testing::real_weights("magenta-arbitrary-transform-int8.onnx");
+    let weights = predict.parent().unwrap().to_str().unwrap().to_string();
+    let style = restyle_weights::testing::shared_data_dir().join("style/starry_night.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let client = compile_client(dir.path());
+    let out = run(&client, &["stylize", &weights, style.to_str().unwrap()]);
+    assert!(out.contains("all checks passed"), "{out}");
+}
