@@ -4,6 +4,7 @@
 //! CLI, the C ABI, the augmentation tool, the plug-ins) go through
 //! [`stylize::Stylizer`], the single entry point.
 
+pub mod arbitrary;
 pub mod device;
 pub mod error;
 pub mod image;
@@ -11,6 +12,7 @@ pub mod loss;
 pub mod nn;
 pub mod progress;
 pub mod stylize;
+pub mod tiling;
 pub mod vgg;
 
 pub use error::{Error, Result};

@@ -1,0 +1,199 @@
+//! The style prediction network of Ghiasi et al. (2017) as released by
+//! Magenta: MobileNetV2 (BatchNorm folded into the convs) up to `Conv_1`,
+//! global average pooling, then a linear 1280 → 100 bottleneck: the style
+//! vector. Spec: `../shared/docs/network-specs.md` §2.
+//!
+//! Input is RGB in 0..1 with no normalisation. Zero padding is TF `SAME`,
+//! which is asymmetric on stride-2 convs (0 before, 1 after on even sizes).
+
+use crate::nn::tf_same_zero_pad;
+use candle_core::{Module, Result, Tensor, D};
+use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use restyle_weights::import::magenta::{HEAD_CHANNELS, MOBILENET_UNITS, STEM_CHANNELS, STYLE_DIM};
+
+fn conv(vb: &VarBuilder, c_out: usize, c_in: usize, k: usize, stride: usize) -> Result<Conv2d> {
+    let w = vb.get((c_out, c_in, k, k), "weight")?;
+    let b = vb.get(c_out, "bias")?;
+    Ok(Conv2d::new(w, Some(b), Conv2dConfig { padding: 0, stride, dilation: 1, groups: 1, cudnn_fwd_algo: None }))
+}
+
+fn relu6(x: &Tensor) -> Result<Tensor> {
+    x.clamp(0f32, 6f32)
+}
+
+/// Depthwise 3×3 conv with TF-SAME zero padding, written as nine shifted
+/// multiply-adds: candle's grouped conv runs one conv per channel, which is
+/// far slower for hundreds of single-channel groups.
+#[derive(Clone, Debug)]
+pub struct Depthwise {
+    /// `[C, 1, 3, 3]` → nine `[1, C, 1, 1]` taps.
+    taps: Vec<Tensor>,
+    bias: Tensor,
+    stride: usize,
+}
+
+impl Depthwise {
+    pub fn new(vb: VarBuilder, c: usize, stride: usize) -> Result<Self> {
+        let w = vb.get((c, 1, 3, 3), "weight")?;
+        let bias = vb.get(c, "bias")?.reshape((1, c, 1, 1))?;
+        let mut taps = Vec::with_capacity(9);
+        for ky in 0..3 {
+            for kx in 0..3 {
+                taps.push(w.narrow(2, ky, 1)?.narrow(3, kx, 1)?.reshape((1, c, 1, 1))?);
+            }
+        }
+        Ok(Depthwise { taps, bias, stride })
+    }
+}
+
+/// Rows/columns `start, start + s, …` (`n` of them) of axis `dim`.
+fn strided(x: &Tensor, dim: usize, start: usize, n: usize, s: usize) -> Result<Tensor> {
+    if s == 1 {
+        return x.narrow(dim, start, n);
+    }
+    // Take s·n items (padding the tail if short), view as (n, s), keep slot 0.
+    let avail = x.dim(dim)? - start;
+    let mut y = x.narrow(dim, start, avail.min(s * n))?;
+    if avail < s * n {
+        y = y.pad_with_zeros(dim, 0, s * n - avail)?;
+    }
+    let mut shape = y.dims().to_vec();
+    shape[dim] = n;
+    shape.insert(dim + 1, s);
+    y.reshape(shape)?.narrow(dim + 1, 0, 1)?.squeeze(dim + 1)
+}
+
+impl Module for Depthwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let (ho, wo) = (h.div_ceil(self.stride), w.div_ceil(self.stride));
+        let xp = tf_same_zero_pad(x, 3, self.stride)?;
+        let mut acc: Option<Tensor> = None;
+        for ky in 0..3 {
+            let rows = strided(&xp, 2, ky, ho, self.stride)?;
+            for kx in 0..3 {
+                let patch = strided(&rows, 3, kx, wo, self.stride)?;
+                let term = patch.broadcast_mul(&self.taps[ky * 3 + kx])?;
+                acc = Some(match acc {
+                    None => term,
+                    Some(a) => (a + term)?,
+                });
+            }
+        }
+        acc.expect("nine taps").broadcast_add(&self.bias)
+    }
+}
+
+/// MobileNetV2 inverted residual: expand 1×1 + ReLU6, depthwise 3×3 +
+/// ReLU6, linear project 1×1, plus the input when shapes allow.
+#[derive(Clone, Debug)]
+pub struct InvertedResidual {
+    expand: Option<Conv2d>,
+    depthwise: Depthwise,
+    project: Conv2d,
+    residual: bool,
+}
+
+impl InvertedResidual {
+    pub fn new(vb: VarBuilder, c_in: usize, t: usize, c_out: usize, stride: usize) -> Result<Self> {
+        let c = c_in * t;
+        let expand = if t != 1 { Some(conv(&vb.pp("expand"), c, c_in, 1, 1)?) } else { None };
+        Ok(InvertedResidual {
+            expand,
+            depthwise: Depthwise::new(vb.pp("depthwise"), c, stride)?,
+            project: conv(&vb.pp("project"), c_out, c, 1, 1)?,
+            residual: stride == 1 && c_in == c_out,
+        })
+    }
+}
+
+impl Module for InvertedResidual {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        if let Some(e) = &self.expand {
+            h = relu6(&e.forward(&h)?)?;
+        }
+        h = relu6(&self.depthwise.forward(&h)?)?;
+        h = self.project.forward(&h)?;
+        if self.residual {
+            h = (h + x)?;
+        }
+        Ok(h)
+    }
+}
+
+/// Style image (RGB 0..1, `[N, 3, H, W]`, any size; 256² as trained) →
+/// style vector `[N, 100]`.
+#[derive(Clone, Debug)]
+pub struct StylePredict {
+    stem: Conv2d,
+    blocks: Vec<InvertedResidual>,
+    head: Conv2d,
+    /// `[100, 1280]`, no bias.
+    bottleneck: Tensor,
+}
+
+impl StylePredict {
+    pub fn new(vb: VarBuilder) -> Result<Self> {
+        let stem = conv(&vb.pp("stem"), STEM_CHANNELS, 3, 3, 2)?;
+        let blocks = MOBILENET_UNITS
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, c_in, t, c_out, s))| InvertedResidual::new(vb.pp(format!("blocks.{i}")), c_in, t, c_out, s))
+            .collect::<Result<Vec<_>>>()?;
+        let last = MOBILENET_UNITS[MOBILENET_UNITS.len() - 1].3;
+        let head = conv(&vb.pp("head"), HEAD_CHANNELS, last, 1, 1)?;
+        let bottleneck = vb.get((STYLE_DIM, HEAD_CHANNELS), "bottleneck.weight")?;
+        Ok(StylePredict { stem, blocks, head, bottleneck })
+    }
+}
+
+impl Module for StylePredict {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        if h < 2 || w < 2 {
+            candle_core::bail!("style image of {w}×{h} is too small for the style network");
+        }
+        let mut h = relu6(&self.stem.forward(&tf_same_zero_pad(x, 3, 2)?)?)?;
+        for b in &self.blocks {
+            h = b.forward(&h)?;
+        }
+        let h = relu6(&self.head.forward(&h)?)?;
+        // Global average pool, then the linear bottleneck.
+        let pooled = h.mean(D::Minus1)?.mean(D::Minus1)?; // [N, 1280]
+        pooled.matmul(&self.bottleneck.t()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn depthwise_matches_grouped_conv() {
+        let dev = Device::Cpu;
+        let c = 5;
+        let w = Tensor::randn(0f32, 1.0, (c, 1, 3, 3), &dev).unwrap();
+        let b = Tensor::randn(0f32, 1.0, c, &dev).unwrap();
+        let vb = VarBuilder::from_tensors(
+            [("weight".to_string(), w.clone()), ("bias".to_string(), b.clone())].into_iter().collect(),
+            DType::F32,
+            &dev,
+        );
+        for (stride, h, wd) in [(1, 7, 6), (2, 8, 10), (2, 7, 9)] {
+            let x = Tensor::randn(0f32, 1.0, (2, c, h, wd), &dev).unwrap();
+            let dw = Depthwise::new(vb.clone(), c, stride).unwrap();
+            let got = dw.forward(&x).unwrap();
+            let want = tf_same_zero_pad(&x, 3, stride)
+                .unwrap()
+                .conv2d(&w, 0, stride, 1, c)
+                .unwrap()
+                .broadcast_add(&b.reshape((1, c, 1, 1)).unwrap())
+                .unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let d = (got - want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(d < 1e-5, "stride {stride} {h}×{wd}: {d}");
+        }
+    }
+}
