@@ -109,13 +109,16 @@ pub struct SourceRecord {
     pub size: u64,
     /// Seconds since the epoch, to skip re-hashing an unchanged source.
     pub mtime: u64,
+    /// For a file extracted from a wheel (`name`): its path inside; `sha256` is the member's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
 }
 
 impl SourceRecord {
     pub fn of(path: &Path, sha256: &str) -> Result<SourceRecord> {
         let (size, mtime) = size_mtime(path)?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(SourceRecord { name, sha256: sha256.to_string(), size, mtime })
+        Ok(SourceRecord { name, sha256: sha256.to_string(), size, mtime, member: None })
     }
 }
 
@@ -189,6 +192,12 @@ pub fn store(
     // Remove a stale record first: a canonical file without a record is never used.
     let rec = record_path(&dest);
     let _ = std::fs::remove_file(&rec);
+    // tempfile creates 0600; a cache file is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644));
+    }
     tmp.persist(&dest).map_err(|e| Error::io(format!("cannot move into {}", dest.display()), e.error))?;
     let json = serde_json::to_string_pretty(&record).map_err(|e| Error::Format(e.to_string()))?;
     let rtmp = tempfile::Builder::new().prefix(".record-").tempfile_in(models_dir).map_err(|e| Error::io("record", e))?;
@@ -273,10 +282,19 @@ impl Catalog {
         for s in part.sources.iter().filter(|s| s.kind == SourceKind::Hub) {
             let f = HubFile { repo: &s.repo, revision: &s.revision, file: &s.file };
             let pin = Some(s.sha256.as_str()).filter(|s| !s.is_empty());
-            let got = if opts.is_offline() { hub::cached(&f, pin, &opts.hub)? } else { Some(hub::download(&f, pin, &opts.hub)?) };
-            match got {
-                Some(src) => return import::import_source(&src, model, part, s, &models_dir),
-                None => failures.push(format!("{} is not in the Hugging Face cache and downloads are off", f.url(&opts.hub))),
+            if opts.is_offline() {
+                match hub::cached(&f, pin, &opts.hub)? {
+                    Some(src) => return import::import_source(&src, model, part, s, &models_dir),
+                    None => failures.push(format!("{} is not in the Hugging Face cache and downloads are off", f.url(&opts.hub))),
+                }
+                continue;
+            }
+            match hub::download(&f, pin, &opts.hub) {
+                Ok(src) => return import::import_source(&src, model, part, s, &models_dir),
+                // A failed transfer (network, interrupted) ends in the "how to get it" message;
+                // a checksum mismatch is reported as such.
+                Err(Error::Download { url, reason }) => failures.push(format!("download of {url} failed: {reason}")),
+                Err(e) => return Err(e),
             }
         }
 

