@@ -5,15 +5,12 @@
 //! [`stylize::Stylizer`], the single entry point.
 
 pub mod arbitrary;
-pub mod color;
 pub mod device;
 pub mod error;
-pub mod gatys;
 pub mod image;
 pub mod loss;
 pub mod multistyle;
 pub mod nn;
-pub mod optim;
 pub mod progress;
 pub mod stylize;
 pub mod tiling;

@@ -1,0 +1,281 @@
+//! Training a fast (Johnson) transformer network for one style.
+//!
+//! Objective (Johnson et al. 2016, REFERENCES.md §3), on VGG16 features
+//! divided by [`Vgg::activation_scale`] as every restyle loss is:
+//! `content_weight · content(relu2_2) + style_weight · Σ style(Gram of
+//! relu1_2, relu2_2, relu3_3, relu4_3) + tv_weight · tv(output 0..1)`,
+//! Adam (AdamW with no weight decay). Content crops are random
+//! `size`×`size` squares (shorter side resized to `size`, random flip).
+//!
+//! Output folder: `checkpoint.safetensors` (network, pytorch/examples key
+//! names, f32) + `checkpoint.json` (step) every `checkpoint_every` steps and
+//! at the end, `loss.csv` (one row per step). `resume` continues from the
+//! checkpoint, appending to the CSV; Adam's moment estimates are not saved
+//! (candle does not expose them) and restart from zero.
+
+use crate::image::RgbImage;
+use crate::loss;
+use crate::nn::NormStats;
+use crate::progress::{Control, Progress, ProgressFn};
+use crate::transformer_net::{Config as NetConfig, TransformerNet};
+use crate::vgg::Vgg;
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::{Rng, SeedableRng};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const CONTENT_LAYER: &str = "relu2_2";
+pub const STYLE_LAYERS: [&str; 4] = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"];
+
+/// Everything a training run needs.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub style: PathBuf,
+    pub content_dirs: Vec<PathBuf>,
+    pub out_dir: PathBuf,
+    /// Square crop side of the content images.
+    pub size: usize,
+    /// Longest side of the style image.
+    pub style_size: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub lr: f64,
+    pub content_weight: f64,
+    pub style_weight: f64,
+    pub tv_weight: f64,
+    pub net: NetConfig,
+    pub checkpoint_every: usize,
+    pub resume: bool,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    /// Loss weights equal to `core/models/train_default.py`'s (1, 10, 1 on raw
+    /// caffe features and 0..255 pixels) after dividing features by the
+    /// activation scale s ≈ 57.6: style 10·s², tv 255²/s².
+    fn default() -> Self {
+        TrainConfig {
+            style: PathBuf::new(),
+            content_dirs: Vec::new(),
+            out_dir: PathBuf::from("restyle-train"),
+            size: 256,
+            style_size: 256,
+            batch: 4,
+            steps: 2000,
+            lr: 1e-3,
+            content_weight: 1.0,
+            style_weight: 3.3e4,
+            tv_weight: 20.0,
+            net: NetConfig::default(),
+            checkpoint_every: 200,
+            resume: false,
+            seed: 0,
+        }
+    }
+}
+
+/// Loss terms of one step (unweighted) and the weighted total.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepLoss {
+    pub content: f32,
+    pub style: f32,
+    pub tv: f32,
+    pub total: f32,
+}
+
+/// Image files (jpg, jpeg, png) under the content folders, sorted.
+pub fn content_images(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut v = Vec::new();
+    for d in dirs {
+        if !d.is_dir() {
+            return Err(Error::InvalidArgument(format!("content folder {} does not exist", d.display())));
+        }
+        for e in walkdir::WalkDir::new(d).follow_links(true).into_iter().filter_map(|e| e.ok()) {
+            let ext = e.path().extension().and_then(|s| s.to_str()).map(str::to_ascii_lowercase);
+            if e.file_type().is_file() && matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
+                v.push(e.into_path());
+            }
+        }
+    }
+    v.sort();
+    if v.is_empty() {
+        return Err(Error::InvalidArgument("no content images (jpg/png) in the content folders".into()));
+    }
+    Ok(v)
+}
+
+/// A random `size`² crop (shorter side resized to `size`), randomly mirrored.
+fn random_crop(img: &RgbImage, size: usize, rng: &mut impl Rng) -> Result<Vec<f32>> {
+    let s = size as f64 / img.width.min(img.height) as f64;
+    let (w, h) = (((img.width as f64 * s).round() as usize).max(size), ((img.height as f64 * s).round() as usize).max(size));
+    let r = img.resize(w, h)?;
+    let (x0, y0) = (rng.gen_range(0..=w - size), rng.gen_range(0..=h - size));
+    let flip = rng.gen_bool(0.5);
+    let mut out = vec![0f32; 3 * size * size];
+    for c in 0..3 {
+        for y in 0..size {
+            for x in 0..size {
+                let sx = if flip { x0 + size - 1 - x } else { x0 + x };
+                out[(c * size + y) * size + x] = r.data[((y0 + y) * w + sx) * 3 + c];
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The trainer: network variables, optimiser, loss network and targets.
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub varmap: VarMap,
+    pub net: TransformerNet,
+    vgg: Vgg,
+    opt: candle_nn::AdamW,
+    style_grams: Vec<Tensor>,
+    images: Vec<PathBuf>,
+    rng: rand::rngs::StdRng,
+    pub step: usize,
+    device: Device,
+}
+
+impl Trainer {
+    pub fn new(cfg: TrainConfig, vgg: Vgg, device: &Device) -> Result<Self> {
+        if cfg.size < 16 || cfg.batch == 0 || cfg.steps == 0 {
+            return Err(Error::InvalidArgument("training needs size ≥ 16, batch ≥ 1, steps ≥ 1".into()));
+        }
+        let images = content_images(&cfg.content_dirs)?;
+        let mut varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let net = TransformerNet::new(cfg.net, vb)?;
+        let ckpt = cfg.out_dir.join("checkpoint.safetensors");
+        let mut step = 0;
+        if cfg.resume && ckpt.is_file() {
+            varmap.load(&ckpt)?;
+            step = read_step(&cfg.out_dir.join("checkpoint.json"))?;
+        }
+        let params = ParamsAdamW { lr: cfg.lr, weight_decay: 0.0, ..Default::default() };
+        let opt = candle_nn::AdamW::new(varmap.all_vars(), params)?;
+        let style = crate::image::load(&cfg.style)?.rgb.resize_longest(cfg.style_size)?;
+        let sx = style.to_tensor(device)?;
+        let scale = vgg.activation_scale();
+        let sf = vgg.forward(&sx, &STYLE_LAYERS)?;
+        let style_grams = sf.iter().map(|(_, f)| loss::gram(&(f / scale)?, 0.0)).collect::<Result<Vec<_>>>()?;
+        let rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_add(step as u64));
+        Ok(Trainer { cfg, varmap, net, vgg, opt, style_grams, images, rng, step, device: device.clone() })
+    }
+
+    /// A batch `[B,3,S,S]` of random content crops, 0..1.
+    fn batch(&mut self) -> Result<Tensor> {
+        let s = self.cfg.size;
+        let mut data = Vec::with_capacity(self.cfg.batch * 3 * s * s);
+        for _ in 0..self.cfg.batch {
+            let p = &self.images[self.rng.gen_range(0..self.images.len())];
+            let img = crate::image::load(p)?;
+            data.extend(random_crop(&img.rgb, s, &mut self.rng)?);
+        }
+        Ok(Tensor::from_vec(data, (self.cfg.batch, 3, s, s), &self.device)?)
+    }
+
+    /// The loss of the network on `x` (`[B,3,S,S]` 0..1), as a graph.
+    pub fn loss(&self, x: &Tensor) -> Result<(Tensor, StepLoss)> {
+        let scale = self.vgg.activation_scale();
+        let y = (self.net.forward_with(&(x * 255.0)?, &mut NormStats::Own)? / 255.0)?;
+        let target = self.vgg.forward(x, &[CONTENT_LAYER])?;
+        let target = (target.get(CONTENT_LAYER).expect("requested layer").detach() / scale)?;
+        let fy = self.vgg.forward(&y, &STYLE_LAYERS)?;
+        let content = loss::content(&(fy.get(CONTENT_LAYER).expect("requested layer") / scale)?, &target)?;
+        let mut style = Tensor::zeros((), DType::F32, &self.device)?;
+        for ((_, f), g) in fy.iter().zip(&self.style_grams) {
+            let gy = loss::gram(&(f / scale)?, 0.0)?;
+            style = (style + loss::style(&gy, &g.broadcast_as(gy.shape())?)?)?;
+        }
+        let tv = loss::tv(&y)?;
+        let total = ((&content * self.cfg.content_weight)? + (&style * self.cfg.style_weight)? + (&tv * self.cfg.tv_weight)?)?;
+        let terms = StepLoss {
+            content: content.to_scalar()?,
+            style: style.to_scalar()?,
+            tv: tv.to_scalar()?,
+            total: total.to_scalar()?,
+        };
+        Ok((total, terms))
+    }
+
+    /// One optimisation step on a fresh batch.
+    pub fn train_step(&mut self) -> Result<StepLoss> {
+        let x = self.batch()?;
+        let (total, terms) = self.loss(&x)?;
+        self.opt.backward_step(&total)?;
+        self.step += 1;
+        Ok(terms)
+    }
+
+    /// Writes `checkpoint.safetensors` + `checkpoint.json` atomically.
+    pub fn save_checkpoint(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.cfg.out_dir).map_err(|e| Error::io(format!("create {}", self.cfg.out_dir.display()), e))?;
+        let tmp = self.cfg.out_dir.join("checkpoint.safetensors.tmp");
+        self.varmap.save(&tmp)?;
+        let dst = self.cfg.out_dir.join("checkpoint.safetensors");
+        std::fs::rename(&tmp, &dst).map_err(|e| Error::io(format!("write {}", dst.display()), e))?;
+        let json = format!("{{\"step\": {}, \"size\": {}, \"batch\": {}}}\n", self.step, self.cfg.size, self.cfg.batch);
+        crate::image::write_atomic(&self.cfg.out_dir.join("checkpoint.json"), json.as_bytes())
+    }
+
+    /// Trains up to `cfg.steps` (counting resumed steps), logging every step
+    /// to `loss.csv` and reporting progress; a cancel saves and stops.
+    pub fn run(&mut self, progress: &mut ProgressFn) -> Result<StepLoss> {
+        std::fs::create_dir_all(&self.cfg.out_dir).map_err(|e| Error::io(format!("create {}", self.cfg.out_dir.display()), e))?;
+        let csv_path = self.cfg.out_dir.join("loss.csv");
+        let fresh = self.step == 0 || !csv_path.is_file();
+        let mut csv = std::fs::OpenOptions::new()
+            .create(true)
+            .append(!fresh)
+            .write(true)
+            .truncate(fresh)
+            .open(&csv_path)
+            .map_err(|e| Error::io(format!("open {}", csv_path.display()), e))?;
+        let io = |e| Error::io("write loss.csv", e);
+        if fresh {
+            writeln!(csv, "step,content,style,tv,total,seconds").map_err(io)?;
+        }
+        let t0 = std::time::Instant::now();
+        let mut last = StepLoss::default();
+        while self.step < self.cfg.steps {
+            last = self.train_step()?;
+            let el = t0.elapsed().as_secs_f32();
+            writeln!(csv, "{},{},{},{},{},{:.2}", self.step, last.content, last.style, last.tv, last.total, el).map_err(io)?;
+            let report = Progress {
+                stage: "train".into(),
+                step: self.step,
+                total: self.cfg.steps,
+                losses: vec![("content", last.content), ("style", last.style), ("tv", last.tv), ("total", last.total)],
+            };
+            let cancel = progress(&report) == Control::Cancel;
+            if self.step % self.cfg.checkpoint_every.max(1) == 0 || self.step == self.cfg.steps || cancel {
+                csv.flush().map_err(io)?;
+                self.save_checkpoint()?;
+            }
+            if cancel {
+                return Err(Error::Cancelled);
+            }
+        }
+        csv.flush().map_err(io)?;
+        Ok(last)
+    }
+}
+
+fn read_step(path: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
+    v["step"].as_u64().map(|s| s as usize).ok_or_else(|| Error::InvalidArgument(format!("{}: no step", path.display())))
+}
+
+/// Converts a trained network to fp16 safetensors (what `core/models/` holds).
+pub fn export_fp16(net_tensors: &VarMap, path: &Path) -> Result<()> {
+    let data = net_tensors.data().lock().map_err(|_| Error::InvalidArgument("poisoned variable map".into()))?;
+    let map: std::collections::HashMap<String, Tensor> =
+        data.iter().map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F16)?))).collect::<Result<_>>()?;
+    candle_core::safetensors::save(&map, path)?;
+    Ok(())
+}
