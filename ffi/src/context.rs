@@ -42,21 +42,6 @@ impl Context {
         Ok(Context { weights_dir, loaded: Vec::new() })
     }
 
-    /// A file of the weights folder, with a clear error when it is missing.
-    pub(crate) fn weights_file(&self, name: &str) -> FfiResult<PathBuf> {
-        let dir = self.weights_dir.as_deref().ok_or_else(|| {
-            FfiError::new(
-                crate::status::RESTYLE_ERR_WEIGHTS,
-                format!("no weights folder: pass one to restyle_context_new or set RESTYLE_WEIGHTS_DIR (needs {name})"),
-            )
-        })?;
-        let p = dir.join(name);
-        if !p.is_file() {
-            return Err(FfiError::new(crate::status::RESTYLE_ERR_WEIGHTS, format!("weights file {} not found", p.display())));
-        }
-        Ok(p)
-    }
-
     fn stylizer(&mut self, key: Key) -> FfiResult<&Stylizer> {
         let i = match self.loaded.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
@@ -162,9 +147,28 @@ impl CallbackProgress {
 }
 
 /// Loads the network(s) for `key.method` from the context's weights.
-fn load_method(_ctx: &Context, key: &Key, _device: &candle_core::Device) -> FfiResult<Method> {
-    Err(FfiError::new(
-        RESTYLE_ERR_UNSUPPORTED_METHOD,
-        format!("method {} is not a RESTYLE_METHOD_* value supported by this build", key.method),
-    ))
+fn load_method(ctx: &Context, key: &Key, device: &candle_core::Device) -> FfiResult<Method> {
+    use crate::status::RESTYLE_ERR_WEIGHTS;
+    // Any failure while loading is about the weights (missing, wrong file),
+    // except a device that cannot be used.
+    let weights_err = |e: restyle_core::Error| match e {
+        restyle_core::Error::Device(_) => FfiError::from(e),
+        e => FfiError::new(RESTYLE_ERR_WEIGHTS, e.to_string()),
+    };
+    match key.method {
+        crate::RESTYLE_METHOD_ARBITRARY => {
+            use restyle_core::arbitrary::{Arbitrary, Options};
+            let net = match ctx.weights_dir.as_deref() {
+                Some(dir) => Arbitrary::load_dir(dir, device),
+                // No folder given: the user's restyle cache. A filter inside
+                // an editor never downloads behind the user's back.
+                None => Arbitrary::load(&restyle_weights::ResolveOptions::default().offline(true), device),
+            };
+            Ok(Method::Arbitrary(net.map_err(weights_err)?, Options::default()))
+        }
+        m @ (crate::RESTYLE_METHOD_MULTISTYLE26 | crate::RESTYLE_METHOD_FAST | crate::RESTYLE_METHOD_GATYS | crate::RESTYLE_METHOD_GATYS_IMPROVED) => {
+            Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {m} is not available through the C ABI of this build yet")))
+        }
+        other => Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not a RESTYLE_METHOD_* value"))),
+    }
 }

@@ -150,7 +150,7 @@ class Restyle(Gimp.PlugIn):
         p.add_choice_argument("method", "_Method", "Style transfer method",
                               choice(("arbitrary", "Arbitrary (any style image)"),
                                      ("multistyle26", "Built-in styles (26)")), "arbitrary", rw)
-        p.add_file_argument("style-file", "_Style image", "Painting whose style to apply",
+        p.add_file_argument("style-file", "St_yle image", "Painting whose style to apply",
                             Gimp.FileChooserAction.OPEN, True, None, rw)
         p.add_int_argument("builtin-style", "_Built-in style", "Style number for the built-in method",
                            0, rb.MULTISTYLE26_STYLES - 1, 0, rw)
