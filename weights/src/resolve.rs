@@ -392,6 +392,11 @@ impl Catalog {
 
     /// See [`resolve`].
     pub fn resolve(&self, name: &str, opts: &ResolveOptions) -> Result<PathBuf> {
+        if self.model(name).is_err() {
+            if let Some(p) = self.user_model(name, opts)? {
+                return Ok(p);
+            }
+        }
         let model = self.model(name)?;
         if !model.is_single_part() {
             return Err(Error::Format(format!(
@@ -402,8 +407,29 @@ impl Catalog {
         self.resolve_part(name, &model.parts[0].name, opts)
     }
 
+    /// A model outside the catalog that `restyle weights import` stored under
+    /// its own name (e.g. `fast-starry`): in a weights folder or the cache.
+    fn user_model(&self, name: &str, opts: &ResolveOptions) -> Result<Option<PathBuf>> {
+        let file = format!("{name}.safetensors");
+        if file.contains(['/', '\\']) {
+            return Ok(None);
+        }
+        for d in opts.weights_dirs() {
+            let p = d.join(&file);
+            if p.is_file() && canonical_model_of(&p).as_deref() == Some(name) {
+                return Ok(Some(p));
+            }
+        }
+        Ok(cached_canonical(&opts.models_dir()?, &file).filter(|(_, r)| r.model == name).map(|(p, _)| p))
+    }
+
     /// See [`load`].
     pub fn load(&self, name: &str, opts: &ResolveOptions, device: &Device) -> Result<HashMap<String, Tensor>> {
+        if self.model(name).is_err() {
+            let path = self.resolve(name, opts)?;
+            return candle_core::safetensors::load(&path, device)
+                .map_err(|e| Error::Format(format!("{}: cannot read canonical weights: {e}", path.display())));
+        }
         let single = self.model(name)?.is_single_part();
         let mut out = HashMap::new();
         for (part, path) in self.resolve_all(name, opts)? {

@@ -222,6 +222,13 @@ fn download_is_cached_verified_and_reused_offline() {
     assert_eq!(again, path);
     assert_eq!(server.state.lock().unwrap().log.len(), before);
     assert!(verify(&cat, &opts(&d, None)).unwrap().iter().all(|c| c.problem.is_none()));
+
+    // Our cache gone, still offline: the Hugging Face cache copy is re-imported.
+    std::fs::remove_dir_all(&d.cache).unwrap();
+    let again = cat.resolve("tiny", &opts(&d, Some("http://127.0.0.1:9")).offline(true)).unwrap();
+    assert_eq!(again, path);
+    assert_eq!(server.state.lock().unwrap().log.len(), before);
+    assert_same(&cat.load("tiny", &opts(&d, None).offline(true), &Device::Cpu).unwrap(), &tensors);
 }
 
 #[test]

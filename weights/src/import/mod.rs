@@ -369,3 +369,98 @@ fn link(from: &Path, to: &Path) -> std::io::Result<()> {
 fn link(_from: &Path, _to: &Path) -> std::io::Result<()> {
     Err(std::io::Error::other("no symlinks here; copy instead"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::{read_record, ResolveOptions};
+    use candle_core::{DType, Device};
+
+    fn save(path: &Path, entries: Vec<(String, Tensor)>) {
+        let map: HashMap<String, Tensor> = entries.into_iter().collect();
+        candle_core::safetensors::save(&map, path).unwrap();
+    }
+
+    /// A torchvision-layout VGG state dict with tiny convs (indices as in torchvision).
+    fn tv_vgg(convs: &[usize]) -> Vec<(String, Tensor)> {
+        let mut v = Vec::new();
+        for (k, &i) in convs.iter().enumerate() {
+            v.push((format!("features.{i}.weight"), Tensor::full(k as f32, (2, 2, 3, 3), &Device::Cpu).unwrap()));
+            v.push((format!("features.{i}.bias"), Tensor::full(k as f32, 2, &Device::Cpu).unwrap()));
+        }
+        v.push(("classifier.0.weight".into(), Tensor::zeros((3, 4), DType::F32, &Device::Cpu).unwrap()));
+        v
+    }
+
+    fn offline(cache: &Path) -> ResolveOptions {
+        ResolveOptions {
+            weights_dir: Some(cache.join("none")),
+            cache_dir: Some(cache.to_path_buf()),
+            offline: true,
+            hub: crate::hub::HubOptions { cache_dir: Some(cache.join("hf")), ..Default::default() },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn torchvision_vgg16_and_vgg19_state_dicts_are_told_apart_and_resolvable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cat = Catalog::builtin();
+        let models = tmp.path().join("models");
+        let v16 = tmp.path().join("vgg16-local.safetensors");
+        save(&v16, tv_vgg(&[0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]));
+        let v19 = tmp.path().join("vgg19-local.safetensors");
+        save(&v19, tv_vgg(&[0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]));
+        let a = import_file(&v16, &cat, &models, None).unwrap();
+        let b = import_file(&v19, &cat, &models, None).unwrap();
+        assert_eq!((a[0].model.as_str(), b[0].model.as_str()), ("vgg16-tv", "vgg19-tv"));
+        let p = cat.resolve("vgg19-tv", &offline(tmp.path())).unwrap();
+        assert_eq!(p, b[0].path);
+        let t = cat.load("vgg19-tv", &offline(tmp.path()), &Device::Cpu).unwrap();
+        // conv3_1 is the 5th conv (features.10): value 4.
+        assert_eq!(t["conv3_1.bias"].to_vec1::<f32>().unwrap(), vec![4.0, 4.0]);
+        assert!(t.contains_key("conv5_4.weight") && !t.contains_key("classifier.0.weight"));
+        assert_eq!(read_record(&p).unwrap().convention, "torchvision-mean-std");
+        assert_eq!(canonical_model_of(&p).as_deref(), Some("vgg19-tv"));
+    }
+
+    #[test]
+    fn fast_networks_are_stored_under_their_own_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cat = Catalog::builtin();
+        let f = tmp.path().join("starry night.safetensors");
+        let w = Tensor::full(0.5f32, (32, 3, 9, 9), &Device::Cpu).unwrap();
+        let rm = Tensor::zeros(32, DType::F32, &Device::Cpu).unwrap();
+        save(&f, vec![("conv1.conv2d.weight".into(), w), ("in1.running_mean".into(), rm)]);
+        let got = import_file(&f, &cat, &tmp.path().join("models"), None).unwrap();
+        assert_eq!(got[0].model, "fast-starry-night");
+        let t = cat.load("fast-starry-night", &offline(tmp.path()), &Device::Cpu).unwrap();
+        assert_eq!(t.len(), 1, "running statistics are dropped");
+        let named = import_file(&f, &cat, &tmp.path().join("models"), Some("mosaic")).unwrap();
+        assert_eq!(named[0].model, "fast-mosaic");
+        assert!(cat.resolve("fast-mosaic", &offline(tmp.path())).is_ok());
+        assert!(cat.resolve("fast-unknown", &offline(tmp.path())).unwrap_err().to_string().contains("unknown model"));
+    }
+
+    #[test]
+    fn unknown_and_unsupported_files_get_clear_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cat = Catalog::builtin();
+        let f = tmp.path().join("other.safetensors");
+        save(&f, vec![("encoder.weight".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap())]);
+        let e = import_file(&f, &cat, &tmp.path().join("models"), None).unwrap_err().to_string();
+        assert!(e.contains("not a network restyle knows") && e.contains("encoder.weight"), "{e}");
+        let legacy = tmp.path().join("old.pth");
+        std::fs::write(&legacy, [0x80u8, 0x02, 0x8a, 0x0a]).unwrap();
+        assert!(detect_kind(&legacy).unwrap_err().to_string().contains("legacy"));
+        let junk = tmp.path().join("junk.bin");
+        std::fs::write(&junk, b"hello world").unwrap();
+        assert!(detect_kind(&junk).is_err());
+        let zip = tmp.path().join("x.zip");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
+        z.start_file("readme.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        z.finish().unwrap();
+        assert!(detect_kind(&zip).unwrap_err().to_string().contains("neither a Python wheel"));
+        assert!(tmp.path().join("models").read_dir().map_or(true, |mut d| d.next().is_none()));
+    }
+}

@@ -100,6 +100,11 @@ pub fn run(args: WeightsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         WeightsCommand::Path { name } => {
+            if catalog.model(&name).is_err() {
+                // A model imported under its own name (fast-NST networks).
+                println!("{}", catalog.resolve(&name, &opts)?.display());
+                return Ok(());
+            }
             for (part, path) in catalog.resolve_all(&name, &opts)? {
                 if catalog.model(&name)?.is_single_part() {
                     println!("{}", path.display());
