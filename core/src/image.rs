@@ -315,6 +315,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let err = |e: std::io::Error| Error::ImageWrite { path: path.into(), reason: e.to_string() };
     let mut tmp = tempfile::Builder::new().prefix(".restyle-").suffix(".tmp").tempfile_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
+    // Temporary files are created 0600; an output image is an ordinary
+    // user file, readable like anything else the user writes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(err)?;
+    }
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
@@ -384,6 +391,18 @@ mod tests {
         std::fs::write(&p, b"").unwrap();
         assert!(load(&p).is_err());
         assert!(load(dir.path().join("missing.png")).unwrap_err().to_string().contains("missing.png"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_files_are_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.png");
+        save(&Picture::from_rgb(gradient(4, 4)), &path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        // no temporary file left behind
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
