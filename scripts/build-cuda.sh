@@ -9,12 +9,14 @@
 # Environment: CARGO_TARGET_DIR (default target/cuda, a separate tree so the
 # CPU build and its lock are untouched), CUDA_COMPUTE_CAP (default 90 =
 # H100/H200), RESTYLE_CUDA_PREFIX (toolkit location, see cuda-env.sh),
-# RESTYLE_CUDA_NICE (default 19: this is background work on a shared machine).
+# RESTYLE_CUDA_NICE (default 19: this is background work on a shared machine),
+# CUDAFORGE_THREADS (parallel nvcc processes, default: all cores).
 #
 # After building it checks the binary: it must need the driver's
 # libcuda.so.1 and find cuBLAS/NVRTC/cuRAND/cudart 13 in the toolkit, and,
 # run against the stub driver, it must report CUDA as unusable with a clear
-# message and fall back to the CPU for `--device auto`.
+# message and fall back to the CPU for `--device auto` (the binary's `info`
+# and core's device:: unit tests, compiled with CUDA).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -35,6 +37,10 @@ done
 # shellcheck source=scripts/cuda-env.sh
 source "$repo/scripts/cuda-env.sh"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/cuda}"
+# candle-kernels compiles ~15 CUDA files (its quantized-LLM kernels, unused
+# here but not optional) with one nvcc per core at most; its default is half
+# the cores, i.e. one on a 2-core machine.
+export CUDAFORGE_THREADS="${CUDAFORGE_THREADS:-$(nproc)}"
 nice_level="${RESTYLE_CUDA_NICE:-19}"
 
 echo "build-cuda: nvcc $("$NVCC" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p'), sm_${CUDA_COMPUTE_CAP}, features=$features, target dir $CARGO_TARGET_DIR" >&2
@@ -66,4 +72,7 @@ run() { LD_LIBRARY_PATH="$fake:$RESTYLE_CUDA_LIB_DIR" "$bin" "$@"; }
 info="$(run info)"
 grep -q 'cuda compiled in: true' <<<"$info" || { echo "build-cuda: '$bin info' does not report CUDA support:" >&2; echo "$info" >&2; exit 1; }
 grep -q 'device (auto): cpu' <<<"$info" || { echo "build-cuda: with no usable GPU, --device auto should fall back to cpu:" >&2; echo "$info" >&2; exit 1; }
+# The device unit tests, compiled with CUDA and run against the stub driver.
+LD_LIBRARY_PATH="$fake:$RESTYLE_CUDA_LIB_DIR" nice -n "$nice_level" \
+    cargo test -p restyle-core --features "$features" --lib "${cargo_args[@]}" -- device::
 echo "build-cuda: OK: $bin (sm_${CUDA_COMPUTE_CAP}, $features); at run time: LD_LIBRARY_PATH=$RESTYLE_CUDA_LIB_DIR plus the NVIDIA driver's libcuda.so.1" >&2

@@ -286,6 +286,26 @@ mod tests {
         assert!(DeviceChoice::Cpu.open().unwrap().is_cpu());
     }
 
+    /// Without CUDA support, or with it but no usable GPU (CI runs the CUDA
+    /// build against a stub driver), asking for CUDA must fail with a hint,
+    /// and `auto` must still give a device.
+    #[test]
+    fn cuda_request_opens_or_explains() {
+        match DeviceChoice::Cuda(0).open() {
+            Ok(d) => assert!(d.is_cuda()),
+            Err(e) => {
+                let msg = e.to_string();
+                if cfg!(feature = "cuda") {
+                    assert!(msg.contains("cannot open cuda:0"), "{msg}");
+                    assert!(msg.contains("nvidia-smi") || msg.contains("CUDA device(s)") || msg.contains("CUDA_COMPUTE_CAP"), "{msg}");
+                } else {
+                    assert!(msg.contains("--features cuda"), "{msg}");
+                }
+            }
+        }
+        assert!(DeviceChoice::Auto.open().is_ok());
+    }
+
     #[test]
     fn oom_errors_name_task_size_and_hint() {
         let dev = Device::Cpu;
