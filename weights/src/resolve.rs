@@ -179,14 +179,7 @@ pub fn store(
         data.push((n.as_str(), t.dims().to_vec(), v.iter().flat_map(|x| x.to_le_bytes()).collect()));
     }
     data.sort_by(|a, b| a.0.cmp(b.0));
-    let mut views = Vec::with_capacity(data.len());
-    for (n, shape, bytes) in &data {
-        let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-            .map_err(|e| Error::tensor(n, e.to_string()))?;
-        views.push((*n, v));
-    }
-    safetensors::serialize_to_file(views, &Some(meta), tmp.path())
-        .map_err(|e| Error::Format(format!("cannot write {}: {e}", dest.display())))?;
+    write_safetensors(tmp.path(), &data, &meta).map_err(|e| Error::io(format!("cannot write {}", dest.display()), e))?;
     record.sha256 = sha256_file(tmp.path())?;
     record.size = std::fs::metadata(tmp.path()).map_err(|e| Error::io("stat", e))?.len();
     // Remove a stale record first: a canonical file without a record is never used.
@@ -204,6 +197,43 @@ pub fn store(
     std::fs::write(rtmp.path(), json).map_err(|e| Error::io(format!("cannot write {}", rec.display()), e))?;
     rtmp.persist(&rec).map_err(|e| Error::io(format!("cannot move into {}", rec.display()), e.error))?;
     Ok(dest)
+}
+
+/// Writes f32 tensors (name-sorted) as safetensors with a deterministic
+/// header (sorted keys), so one source always gives the same bytes and the
+/// same sha256 — the safetensors crate serializes metadata from a HashMap.
+fn write_safetensors(path: &Path, data: &[(&str, Vec<usize>, Vec<u8>)], meta: &HashMap<String, String>) -> std::io::Result<()> {
+    use serde_json::{json, Value};
+    let meta: std::collections::BTreeMap<&String, &String> = meta.iter().collect();
+    let mut entries: Vec<(String, Value)> = vec![("__metadata__".to_string(), json!(meta))];
+    let mut offset = 0usize;
+    for (name, shape, bytes) in data {
+        entries.push((name.to_string(), json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes.len()]})));
+        offset += bytes.len();
+    }
+    // Hand-built object text: key order is exactly `entries`' order whatever serde_json's map type.
+    let mut header = String::from("{");
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        header.push_str(&serde_json::to_string(k)?);
+        header.push(':');
+        header.push_str(&serde_json::to_string(v)?);
+    }
+    header.push('}');
+    // Data starts 8-byte aligned.
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    use std::io::Write;
+    f.write_all(&(header.len() as u64).to_le_bytes())?;
+    f.write_all(header.as_bytes())?;
+    for (_, _, bytes) in data {
+        f.write_all(bytes)?;
+    }
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 /// A canonical file in the cache that its record vouches for (size check

