@@ -45,10 +45,6 @@ impl CoreEngine {
     pub fn new(stylizer: Stylizer, name: impl Into<String>) -> Self {
         CoreEngine { stylizer, name: name.into() }
     }
-
-    fn request(&self, styles: Vec<StyleImage>, strength: f32, seed: u64, working_size: usize) -> Request {
-        Request { styles, strength, working_size: Some(working_size), seed, ..Request::default() }
-    }
 }
 
 impl Engine for CoreEngine {
@@ -56,18 +52,27 @@ impl Engine for CoreEngine {
         self.name.clone()
     }
 
-    fn style_vector(&self, _style: &RgbImage) -> Result<Vec<f32>> {
-        Err(crate::Error::Usage(format!("{}: style vectors are not available for this method", self.name)))
+    /// Methods with style vectors (arbitrary) predict each style once;
+    /// others keep the image.
+    fn prepare_style(&self, style: RgbImage) -> Result<PreparedStyle> {
+        match self.stylizer.style_vector(&style, None) {
+            Ok(v) => Ok(PreparedStyle::Vector(v)),
+            Err(_) => Ok(PreparedStyle::Image(style)),
+        }
+    }
+
+    fn style_vector(&self, style: &RgbImage) -> Result<Vec<f32>> {
+        Ok(self.stylizer.style_vector(style, None)?)
     }
 
     fn stylize(&self, content: &Picture, style: &PreparedStyle, strength: f32, seed: u64, working_size: usize) -> Result<Picture> {
-        let styles = match style {
-            PreparedStyle::Image(img) => vec![StyleImage { image: img.clone(), weight: 1.0 }],
-            PreparedStyle::Vector(_) => {
-                return Err(crate::Error::Usage(format!("{}: random style vectors need the arbitrary method", self.name)))
-            }
-        };
-        let request = self.request(styles, strength, seed, working_size);
+        // Never upscale: a small image is stylized at its own size.
+        let longest = content.width().max(content.height());
+        let mut request = Request { strength, seed, working_size: Some(working_size.min(longest)), ..Request::default() };
+        match style {
+            PreparedStyle::Image(img) => request.styles = vec![StyleImage { image: img.clone(), weight: 1.0 }],
+            PreparedStyle::Vector(v) => request.style_vector = Some(v.clone()),
+        }
         let out = self.stylizer.stylize(content, &request, &mut restyle_core::progress::silent())?;
         Ok(out.picture)
     }

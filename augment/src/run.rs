@@ -157,41 +157,41 @@ fn read_config(path: &Path) -> Result<Option<RunConfig>> {
 /// Checks or records the run settings in the output's state folder.
 fn claim_output(out: &Path, config: &RunConfig) -> Result<()> {
     let path = config_path(out);
-    match read_config(&path)? {
-        Some(existing) if &existing == config => Ok(()),
-        Some(existing) => {
-            let a = serde_json::to_value(&existing).expect("config serialises");
-            let b = serde_json::to_value(config).expect("config serialises");
-            let differ: Vec<String> = b
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter(|(k, v)| a.get(k.as_str()) != Some(v))
-                .map(|(k, _)| k.clone())
-                .collect();
-            Err(Error::Usage(format!(
-                "{} holds a run with different settings ({}); use a new output folder",
-                out.display(),
-                differ.join(", ")
-            )))
+    let compare = |existing: RunConfig| -> Result<()> {
+        if &existing == config {
+            return Ok(());
         }
-        None => {
-            let busy = std::fs::read_dir(out)
-                .map_err(|e| Error::io(format!("cannot list {}", out.display()), e))?
-                .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != STATE_DIR);
-            if busy {
-                return Err(Error::Usage(format!(
-                    "output {} is not empty and holds no restyle-augment run: choose an empty or new folder",
-                    out.display()
-                )));
-            }
-            std::fs::create_dir_all(state_dir(out)).map_err(|e| Error::io("cannot create the state folder", e))?;
-            let text = serde_json::to_string_pretty(config).expect("config serialises");
-            img::write_atomic(&path, text.as_bytes())?;
-            Ok(())
-        }
+        let a = serde_json::to_value(&existing).expect("config serialises");
+        let b = serde_json::to_value(config).expect("config serialises");
+        let differ: Vec<String> =
+            b.as_object().into_iter().flatten().filter(|(k, v)| a.get(k.as_str()) != Some(v)).map(|(k, _)| k.clone()).collect();
+        Err(Error::Usage(format!(
+            "{} holds a run with different settings ({}); use a new output folder",
+            out.display(),
+            differ.join(", ")
+        )))
+    };
+    if let Some(existing) = read_config(&path)? {
+        return compare(existing);
     }
+    let busy = std::fs::read_dir(out)
+        .map_err(|e| Error::io(format!("cannot list {}", out.display()), e))?
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name() != STATE_DIR);
+    if busy {
+        // Another shard may have claimed the folder since we looked.
+        if let Some(existing) = read_config(&path)? {
+            return compare(existing);
+        }
+        return Err(Error::Usage(format!(
+            "output {} is not empty and holds no restyle-augment run: choose an empty or new folder",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(state_dir(out)).map_err(|e| Error::io("cannot create the state folder", e))?;
+    let text = serde_json::to_string_pretty(config).expect("config serialises");
+    img::write_atomic(&path, text.as_bytes())?;
+    Ok(())
 }
 
 /// Removes temporary files a killed run left behind (`.restyle-*.tmp`).

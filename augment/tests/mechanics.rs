@@ -117,7 +117,7 @@ fn yolo_labels_copied_corrupt_skipped_and_runs_reproducible() {
     assert_ne!(files["images/train/b_aug1.png"], files["images/train/b.png"]);
     let report: serde_json::Value = serde_json::from_slice(&files[REPORT_FILE]).unwrap();
     assert_eq!(report["skipped"][0]["source"], "images/train/broken.jpg");
-    assert_eq!(report["groups"]["train"]["stylized"], 6);
+    assert_eq!(report["groups"]["train"]["stylized"], 8);
     assert_eq!(report["groups"]["val"]["sources"], 3);
     let manifest: Vec<Entry> = std::str::from_utf8(&files[MANIFEST_FILE]).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(manifest.len(), 21);
