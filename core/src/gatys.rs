@@ -1,0 +1,440 @@
+//! Optimisation-based NST: Gatys et al. 2016 ("basic") and the improvements
+//! of Novak & Nikulin 2016 plus coarse-to-fine ("improved").
+//!
+//! The image is optimised directly (L-BFGS or Adam) to minimise
+//! α·L_content + β·L_style (+ chained correlations) + γ·TV on VGG features.
+//! Features are divided by the weights' [`Vgg::activation_scale`] and Grams by
+//! C·H·W (see [`crate::loss`]), so the defaults hold for either input convention.
+
+use crate::image::{fit_longest, RgbImage};
+use crate::loss;
+use crate::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig, Optimizer};
+use crate::progress::{Control, Progress, ProgressFn};
+use crate::stylize::{PreserveColor, Request, StyleImage};
+use crate::vgg::Vgg;
+use crate::{Error, Result};
+use candle_core::{Device, Tensor, Var};
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerKind {
+    Lbfgs,
+    Adam,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    Content,
+    Noise,
+    Style,
+}
+
+impl std::str::FromStr for Init {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "content" => Ok(Init::Content),
+            "noise" | "random" => Ok(Init::Noise),
+            "style" => Ok(Init::Style),
+            _ => Err(Error::InvalidArgument(format!("unknown init '{s}' (content, noise, style)"))),
+        }
+    }
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "lbfgs" | "l-bfgs" => Ok(OptimizerKind::Lbfgs),
+            "adam" => Ok(OptimizerKind::Adam),
+            _ => Err(Error::InvalidArgument(format!("unknown optimizer '{s}' (lbfgs, adam)"))),
+        }
+    }
+}
+
+/// Everything a Gatys run needs besides the images.
+#[derive(Clone, Debug)]
+pub struct GatysConfig {
+    /// Content layers with their weights (normalised to sum 1).
+    pub content_layers: Vec<(String, f32)>,
+    /// Style layers with their weights (normalised to sum 1).
+    pub style_layers: Vec<(String, f32)>,
+    /// α, β, γ.
+    pub content_weight: f32,
+    pub style_weight: f32,
+    pub tv_weight: f32,
+    /// Gram shift s: (F + s)(F + s)ᵀ; 0 basic, −1 improved.
+    pub gram_shift: f32,
+    /// Weight of the chained (adjacent-layer) correlations, relative to β; 0 = off.
+    pub chain_weight: f32,
+    pub optimizer: OptimizerKind,
+    /// Adam learning rate (image in 0..1).
+    pub learning_rate: f32,
+    /// Optimiser iterations per scale.
+    pub iterations: usize,
+    pub init: Init,
+    /// Longest side of the result's working size; None = the content's size.
+    pub size: Option<usize>,
+    /// Style image size relative to the working size.
+    pub style_scale: f32,
+    /// Coarse-to-fine scales (1 = single scale; each coarser scale halves the size).
+    pub scales: usize,
+    /// Write the current image every N iterations to `{save_prefix}_{scale}_{iter}.png`; 0 = never.
+    pub save_every: usize,
+    pub save_prefix: Option<PathBuf>,
+}
+
+/// VGG16 and VGG19 both have these five.
+pub const BASIC_STYLE_LAYERS: [&str; 5] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
+pub const BASIC_CONTENT_LAYER: &str = "relu4_2";
+
+impl GatysConfig {
+    /// Gatys et al.: style relu1_1…relu5_1 (equal weights), content relu4_2.
+    pub fn basic() -> Self {
+        GatysConfig {
+            content_layers: vec![(BASIC_CONTENT_LAYER.into(), 1.0)],
+            style_layers: BASIC_STYLE_LAYERS.iter().map(|l| (l.to_string(), 1.0)).collect(),
+            content_weight: 1.0,
+            style_weight: DEFAULT_STYLE_WEIGHT,
+            tv_weight: DEFAULT_TV_WEIGHT,
+            gram_shift: 0.0,
+            chain_weight: 0.0,
+            optimizer: OptimizerKind::Lbfgs,
+            learning_rate: 0.02,
+            iterations: 300,
+            init: Init::Content,
+            size: Some(512),
+            style_scale: 1.0,
+            scales: 1,
+            save_every: 0,
+            save_prefix: None,
+        }
+    }
+
+    /// Novak & Nikulin: style from every conv layer with weights ∝ 2^(D−d),
+    /// content from relu4_2 and the deeper layers ∝ 2^d, shifted Grams
+    /// (s = −1), chained correlations; plus 3-scale coarse-to-fine.
+    pub fn improved(vgg: &Vgg) -> Self {
+        let names: Vec<String> = vgg.layer_names().iter().map(|s| s.to_string()).collect();
+        let d_max = names.len() as i32;
+        let style = names.iter().enumerate().map(|(i, n)| (n.clone(), 2f32.powi(d_max - (i as i32 + 1)))).collect();
+        let c0 = names.iter().position(|n| n == BASIC_CONTENT_LAYER).unwrap_or(0);
+        let content = names.iter().enumerate().skip(c0).take(2).map(|(i, n)| (n.clone(), 2f32.powi(i as i32 + 1))).collect();
+        GatysConfig {
+            content_layers: content,
+            style_layers: style,
+            gram_shift: -1.0,
+            chain_weight: 0.5,
+            scales: 3,
+            ..Self::basic()
+        }
+    }
+}
+
+/// Default β with α = 1 (features ÷ activation scale, Grams ÷ C·H·W, MSE).
+pub const DEFAULT_STYLE_WEIGHT: f32 = 1e4;
+/// Default γ on the 0..1 image (mean squared neighbour difference).
+pub const DEFAULT_TV_WEIGHT: f32 = 1.0;
+
+/// A loaded optimisation NST: the loss network plus settings.
+pub struct Gatys {
+    pub vgg: Vgg,
+    pub config: GatysConfig,
+}
+
+/// Targets at one working size.
+struct Targets {
+    content: Vec<(String, f32, Tensor)>,
+    style: Vec<(String, f32, Tensor)>,
+    /// (shallow, deep, weight, target cross-Gram)
+    chain: Vec<(String, String, f32, Tensor)>,
+    layers: Vec<String>,
+}
+
+fn normalised(v: &[(String, f32)], what: &str) -> Result<Vec<(String, f32)>> {
+    let sum: f32 = v.iter().map(|(_, w)| *w).sum();
+    if v.is_empty() || !(sum > 0.0) || v.iter().any(|(_, w)| !(*w >= 0.0)) {
+        return Err(Error::InvalidArgument(format!("{what} layer weights must be non-negative with a positive sum")));
+    }
+    Ok(v.iter().map(|(n, w)| (n.clone(), w / sum)).collect())
+}
+
+/// Outcome of an optimisation.
+pub struct GatysOutput {
+    /// At the working size.
+    pub image: RgbImage,
+    pub completed: bool,
+    /// Final loss terms.
+    pub losses: Vec<(&'static str, f32)>,
+}
+
+impl Gatys {
+    pub fn new(vgg: Vgg, config: GatysConfig) -> Self {
+        Gatys { vgg, config }
+    }
+
+    fn device(&self) -> &Device {
+        self.vgg.device()
+    }
+
+    fn features(&self, x: &Tensor, layers: &[&str]) -> Result<crate::vgg::Features> {
+        let f = self.vgg.forward(x, layers)?;
+        let s = self.vgg.activation_scale();
+        Ok(crate::vgg::Features(f.0.into_iter().map(|(n, t)| Ok((n, (t / s)?))).collect::<Result<_>>()?))
+    }
+
+    fn targets(&self, cfg: &GatysConfig, content: &Tensor, styles: &[(Tensor, f32)]) -> Result<Targets> {
+        let content_layers = normalised(&cfg.content_layers, "content")?;
+        let style_layers = normalised(&cfg.style_layers, "style")?;
+        for (n, _) in content_layers.iter().chain(style_layers.iter()) {
+            self.vgg.depth(n)?;
+        }
+        let mut layers: Vec<String> = content_layers.iter().chain(style_layers.iter()).map(|(n, _)| n.clone()).collect();
+        layers.sort_by_key(|n| self.vgg.depth(n).unwrap_or(0));
+        layers.dedup();
+        let refs: Vec<&str> = layers.iter().map(String::as_str).collect();
+        let fc = self.features(content, &refs)?;
+        let content_t = content_layers
+            .iter()
+            .map(|(n, w)| Ok((n.clone(), *w, fc.get(n).expect("requested").detach())))
+            .collect::<Result<Vec<_>>>()?;
+        // style layers in network order, for chaining adjacent ones
+        let mut sl = style_layers.clone();
+        sl.sort_by_key(|(n, _)| self.vgg.depth(n).unwrap_or(0));
+        let shift = cfg.gram_shift as f64;
+        let mut style_t: Vec<(String, f32, Tensor)> = Vec::new();
+        let mut chain_t: Vec<(String, String, f32, Tensor)> = Vec::new();
+        for (k, (img, bw)) in styles.iter().enumerate() {
+            let fs = self.features(img, &refs)?;
+            for (i, (n, w)) in sl.iter().enumerate() {
+                let g = (loss::gram(fs.get(n).expect("requested"), shift)?.detach() * *bw as f64)?;
+                if k == 0 {
+                    style_t.push((n.clone(), *w, g));
+                } else {
+                    style_t[i].2 = (&style_t[i].2 + g)?;
+                }
+            }
+            if cfg.chain_weight > 0.0 {
+                for (i, pair) in sl.windows(2).enumerate() {
+                    let (a, b) = (&pair[0].0, &pair[1].0);
+                    let g = (loss::gram_cross(fs.get(a).expect("requested"), fs.get(b).expect("requested"), shift)?.detach()
+                        * *bw as f64)?;
+                    let w = cfg.chain_weight * 0.5 * (pair[0].1 + pair[1].1);
+                    if k == 0 {
+                        chain_t.push((a.clone(), b.clone(), w, g));
+                    } else {
+                        chain_t[i].3 = (&chain_t[i].3 + g)?;
+                    }
+                }
+            }
+        }
+        Ok(Targets { content: content_t, style: style_t, chain: chain_t, layers })
+    }
+
+    /// Loss terms and gradient at `x`.
+    fn eval(&self, cfg: &GatysConfig, t: &Targets, x: &Tensor) -> Result<(Vec<(&'static str, f32)>, Tensor)> {
+        let var = Var::from_tensor(x)?;
+        let xv = var.as_tensor();
+        let refs: Vec<&str> = t.layers.iter().map(String::as_str).collect();
+        let f = self.features(xv, &refs)?;
+        let shift = cfg.gram_shift as f64;
+        let mut lc = Tensor::zeros((), candle_core::DType::F32, self.device())?;
+        for (n, w, p) in &t.content {
+            lc = (lc + (loss::content(f.get(n).expect("requested"), p)? * *w as f64)?)?;
+        }
+        let mut ls = Tensor::zeros((), candle_core::DType::F32, self.device())?;
+        for (n, w, a) in &t.style {
+            ls = (ls + (loss::style(&loss::gram(f.get(n).expect("requested"), shift)?, a)? * *w as f64)?)?;
+        }
+        for (a, b, w, target) in &t.chain {
+            let g = loss::gram_cross(f.get(a).expect("requested"), f.get(b).expect("requested"), shift)?;
+            ls = (ls + (loss::style(&g, target)? * *w as f64)?)?;
+        }
+        let ltv = loss::tv(xv)?;
+        let total = ((&lc * cfg.content_weight as f64)? + (&ls * cfg.style_weight as f64)? + (&ltv * cfg.tv_weight as f64)?)?;
+        let grads = total.backward()?;
+        let g = grads.get(xv).ok_or_else(|| Error::InvalidArgument("no gradient reached the image".into()))?.clone();
+        let terms = vec![
+            ("total", total.to_scalar::<f32>()?),
+            ("content", lc.to_scalar::<f32>()? * cfg.content_weight),
+            ("style", ls.to_scalar::<f32>()? * cfg.style_weight),
+            ("tv", ltv.to_scalar::<f32>()? * cfg.tv_weight),
+        ];
+        Ok((terms, g))
+    }
+
+    /// Working sizes from coarse to fine.
+    fn scale_sizes(cfg: &GatysConfig, w: usize, h: usize) -> Vec<(usize, usize)> {
+        let n = cfg.scales.max(1);
+        let longest = w.max(h);
+        let mut v: Vec<(usize, usize)> = (0..n)
+            .map(|i| {
+                let l = (longest >> (n - 1 - i)).max(32.min(longest));
+                fit_longest(w, h, l)
+            })
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// Stylizes `content` with blended `styles`. The result has the working size
+    /// (`config.size` or the content's); cancelling returns the best image so far.
+    pub fn run(&self, content: &RgbImage, styles: &[StyleImage], seed: u64, progress: &mut ProgressFn) -> Result<GatysOutput> {
+        self.run_with(&self.config, content, styles, seed, progress)
+    }
+
+    /// [`Gatys::run`] with other settings on the same loaded network.
+    pub fn run_with(&self, cfg: &GatysConfig, content: &RgbImage, styles: &[StyleImage], seed: u64, progress: &mut ProgressFn) -> Result<GatysOutput> {
+        if styles.is_empty() {
+            return Err(Error::InvalidArgument("Gatys needs at least one style image".into()));
+        }
+        let wsum: f32 = styles.iter().map(|s| s.weight).sum();
+        if !(wsum > 0.0) || styles.iter().any(|s| !(s.weight >= 0.0)) {
+            return Err(Error::InvalidArgument("style blend weights must be non-negative with a positive sum".into()));
+        }
+        if cfg.iterations == 0 {
+            return Err(Error::InvalidArgument("iterations must be at least 1".into()));
+        }
+        if !(cfg.style_scale > 0.0) {
+            return Err(Error::InvalidArgument("style scale must be positive".into()));
+        }
+        let (tw, th) = match cfg.size {
+            Some(s) if s > 0 => fit_longest(content.width, content.height, s),
+            Some(_) => return Err(Error::InvalidArgument("size must be positive".into())),
+            None => (content.width, content.height),
+        };
+        let dev = self.device().clone();
+        let sizes = Self::scale_sizes(cfg, tw, th);
+        let mut x: Option<Tensor> = None;
+        let mut last_terms = Vec::new();
+        for (si, &(w, h)) in sizes.iter().enumerate() {
+            let c = content.resize(w, h)?.to_tensor(&dev)?;
+            let style_long = ((w.max(h) as f32 * cfg.style_scale).round() as usize).max(16);
+            let st = styles
+                .iter()
+                .map(|s| Ok((s.image.resize_longest(style_long)?.to_tensor(&dev)?, s.weight / wsum)))
+                .collect::<Result<Vec<_>>>()?;
+            let targets = self.targets(cfg, &c, &st)?;
+            let x0 = match x.take() {
+                Some(prev) => prev.upsample_nearest2d(h, w)?.contiguous()?, // refined from the coarser scale
+                None => match cfg.init {
+                    Init::Content => c.clone(),
+                    Init::Style => styles[0].image.resize(w, h)?.to_tensor(&dev)?,
+                    Init::Noise => noise(w, h, seed, &dev)?,
+                },
+            };
+            // smooth the nearest upsampling with a resize of the image instead
+            let x0 = if si > 0 { RgbImage::from_tensor(&x0)?.to_tensor(&dev)? } else { x0 };
+            let stage = if sizes.len() > 1 { format!("scale {}/{} ({}×{})", si + 1, sizes.len(), w, h) } else { "optimise".to_string() };
+            let out = self.optimise(cfg, &targets, x0, &stage, si, progress)?;
+            last_terms = out.2;
+            if !out.1 {
+                return Ok(GatysOutput { image: finish(&out.0, tw, th)?, completed: false, losses: last_terms });
+            }
+            x = Some(out.0);
+        }
+        let x = x.expect("at least one scale");
+        Ok(GatysOutput { image: finish(&x, tw, th)?, completed: true, losses: last_terms })
+    }
+
+    /// Runs the optimiser at one size: (best x, completed, final terms).
+    fn optimise(
+        &self,
+        cfg: &GatysConfig,
+        t: &Targets,
+        x0: Tensor,
+        stage: &str,
+        scale: usize,
+        progress: &mut ProgressFn,
+    ) -> Result<(Tensor, bool, Vec<(&'static str, f32)>)> {
+        let mut opt: Box<dyn Optimizer> = match cfg.optimizer {
+            OptimizerKind::Lbfgs => Box::new(Lbfgs::new(x0.clone(), LbfgsConfig::default())),
+            OptimizerKind::Adam => Box::new(Adam::new(x0.clone(), AdamConfig { lr: cfg.learning_rate as f64, ..Default::default() })?),
+        };
+        // The objective records the latest terms and the best point seen;
+        // the loop reads them between steps.
+        let terms_at: RefCell<Vec<(&'static str, f32)>> = RefCell::new(Vec::new());
+        let best: RefCell<(f32, Tensor, Vec<(&'static str, f32)>)> = RefCell::new((f32::INFINITY, x0, Vec::new()));
+        let mut f = |x: &Tensor| -> Result<(f32, Tensor)> {
+            let (terms, g) = self.eval(cfg, t, x)?;
+            let total = terms[0].1;
+            let mut b = best.borrow_mut();
+            if total < b.0 {
+                *b = (total, x.clone(), terms.clone());
+            }
+            *terms_at.borrow_mut() = terms;
+            Ok((total, g))
+        };
+        let mut stalled = 0;
+        let mut completed = true;
+        for it in 1..=cfg.iterations {
+            let info = opt.step(&mut f)?;
+            stalled = if info.moved { 0 } else { stalled + 1 };
+            let report = Progress { stage: stage.to_string(), step: it, total: cfg.iterations, losses: terms_at.borrow().clone() };
+            if cfg.save_every > 0 && it % cfg.save_every == 0 {
+                if let Some(prefix) = &cfg.save_prefix {
+                    let p = PathBuf::from(format!("{}_{}_{:05}.png", prefix.display(), scale + 1, it));
+                    crate::image::save(&crate::image::Picture::from_rgb(RgbImage::from_tensor(opt.x())?), &p)?;
+                }
+            }
+            if progress(&report) == Control::Cancel {
+                completed = false;
+                break;
+            }
+            if stalled >= 3 {
+                break; // converged: no decrease found three times in a row
+            }
+        }
+        let (_, x, terms) = best.into_inner();
+        Ok((x, completed, terms))
+    }
+
+    /// The [`crate::stylize::Stylizer`] arm: `work` is already at the working
+    /// size and histogram-matched styles are already recoloured; in luminance
+    /// mode the luma is stylized (with the style's luma matched to the
+    /// content's mean/std) and the Stylizer puts the content's chroma back.
+    pub fn stylize_work(&self, work: &RgbImage, styles: &[StyleImage], request: &Request, progress: &mut ProgressFn) -> Result<GatysOutput> {
+        let cfg = GatysConfig { size: None, ..self.config.clone() };
+        if request.preserve_color == Some(PreserveColor::Luminance) {
+            let styles: Vec<_> = styles.iter().map(|s| StyleImage { image: luma_matched(&s.image, work), weight: s.weight }).collect();
+            self.run_with(&cfg, &luma_image(work), &styles, request.seed, progress)
+        } else {
+            self.run_with(&cfg, work, styles, request.seed, progress)
+        }
+    }
+}
+
+/// Grey image of the BT.601 luma.
+fn luma_image(img: &RgbImage) -> RgbImage {
+    let data = img.luma().into_iter().flat_map(|y| [y; 3]).collect();
+    RgbImage { width: img.width, height: img.height, data }
+}
+
+/// The style's luma, affinely matched to the content's luma mean and standard
+/// deviation (Gatys et al. 2016, colour preservation), as a grey image.
+fn luma_matched(style: &RgbImage, content: &RgbImage) -> RgbImage {
+    let stats = |v: &[f32]| {
+        let n = v.len() as f64;
+        let m = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / n;
+        (m, var.sqrt().max(1e-6))
+    };
+    let ys = style.luma();
+    let (ms, ss) = stats(&ys);
+    let (mc, sc) = stats(&content.luma());
+    let data = ys.into_iter().flat_map(|y| [(((y as f64 - ms) * sc / ss + mc) as f32).clamp(0.0, 1.0); 3]).collect();
+    RgbImage { width: style.width, height: style.height, data }
+}
+
+fn finish(x: &Tensor, w: usize, h: usize) -> Result<RgbImage> {
+    RgbImage::from_tensor(x)?.resize(w, h)
+}
+
+/// Seeded uniform noise image around mid-grey.
+fn noise(w: usize, h: usize, seed: u64, dev: &Device) -> Result<Tensor> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let v: Vec<f32> = (0..3 * w * h).map(|_| rng.gen_range(0.25f32..0.75)).collect();
+    Ok(Tensor::from_vec(v, (1, 3, h, w), dev)?)
+}
