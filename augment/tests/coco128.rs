@@ -63,6 +63,16 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// Two public-domain paintings (each style image costs a style prediction per process).
+fn two_styles(dir: &Path) -> PathBuf {
+    let d = dir.join("styles");
+    std::fs::create_dir_all(&d).unwrap();
+    for f in ["wave.jpg", "starry_night.jpg"] {
+        std::fs::copy(restyle_weights::testing::shared_data_dir().join("style").join(f), d.join(f)).unwrap();
+    }
+    d
+}
+
 fn mean_abs_diff(a: &image::DynamicImage, b: &image::DynamicImage) -> f64 {
     let (a, b) = (a.to_rgb8(), b.to_rgb8());
     a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.as_raw().len() as f64 / 255.0
@@ -74,7 +84,7 @@ fn yolo_labels_intact_deterministic_crash_safe_and_shardable() {
     let t = tempfile::tempdir().unwrap();
     let input = t.path().join("coco-sub");
     subset(&input);
-    let style_dir = restyle_weights::testing::shared_data_dir().join("style");
+    let style_dir = two_styles(t.path());
     let style = style_dir.to_str().unwrap();
     let common = |out: &Path| -> Vec<String> {
         ["run", input.to_str().unwrap(), out.to_str().unwrap(), "--styles", style, "--strength", "0.5..1", "--seed", "7", "--size", "128", "--batch", "2"]
@@ -212,7 +222,7 @@ fn class_folders_with_copies_originals_and_fraction() {
         std::fs::copy(coco128().join(format!("images/train2017/{s}.jpg")), input.join(format!("{class}/{s}.jpg"))).unwrap();
     }
     let out = t.path().join("out");
-    let styles = restyle_weights::testing::shared_data_dir().join("style");
+    let styles = two_styles(t.path());
     ok(augment(
         &["run", input.to_str().unwrap(), out.to_str().unwrap(), "--styles", styles.to_str().unwrap(), "--copies", "2", "--keep-originals", "--fraction", "0.5", "--seed", "3", "--size", "96"],
         &w,
