@@ -49,7 +49,7 @@ impl DeviceChoice {
                         "CUDA was requested but this build has no CUDA support: rebuild with `--features cuda` (see README, CUDA)".into(),
                     ));
                 }
-                Device::new_cuda(n).map_err(|e| Error::Device(format!("cannot open cuda:{n}: {e}{}", cuda_open_hint(n))))
+                Device::new_cuda(n).map_err(|e| Error::Device(format!("cannot open cuda:{n}: {}{}", without_backtrace(&e), cuda_open_hint(n))))
             }
             Self::Metal(n) => {
                 if !candle_core::utils::metal_is_available() {
@@ -83,6 +83,15 @@ pub fn describe(device: &Device) -> String {
     }
 }
 
+/// A candle error's message without the backtrace candle attaches when
+/// RUST_BACKTRACE is set: a device error should read as one sentence.
+fn without_backtrace(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(inner),
+        other => other.to_string(),
+    }
+}
+
 /// Why opening `cuda:N` may have failed, worded for the user: no driver,
 /// fewer devices than N+1, or a build for another GPU generation.
 fn cuda_open_hint(n: usize) -> String {
@@ -96,6 +105,9 @@ fn cuda_open_hint(n: usize) -> String {
             Ok(_) => {
                 return " (the GPU is visible: is it busy, out of memory, or older than the build's CUDA_COMPUTE_CAP? see README, CUDA)"
                     .to_string();
+            }
+            Err(e) if format!("{e:?}").contains("CUDA_ERROR_STUB_LIBRARY") => {
+                return " (the libcuda.so.1 found is a stub, not the NVIDIA driver: is the driver installed? try `nvidia-smi`)".to_string();
             }
             Err(_) => {}
         }
@@ -180,8 +192,9 @@ pub fn explain_oom(err: candle_core::Error, device: &Device, task: &str, needed_
     Error::Device(format!(
         "out of memory on {name} while {task}: it needs about {}{have}. Try a smaller image size or batch, \
          half precision where the method supports it, closing other programs that use the GPU, or `--device cpu` \
-         ({err})",
-        human_bytes(needed_bytes)
+         ({})",
+        human_bytes(needed_bytes),
+        without_backtrace(&err)
     ))
 }
 
