@@ -16,7 +16,8 @@ R=${RESTYLE_CHROOT:-/var/cache/restyle-ci/trixie}
 WEIGHTS=${RESTYLE_WEIGHTS_DIR:-$(cd .. && pwd)/shared/weights}
 DATA=${RESTYLE_DATA_DIR:-$(cd .. && pwd)/shared/data}
 SEL=16,12,64,40   # selection rectangle used by every test (x,y,w,h)
-t() { local s=$EPOCHREALTIME; "$@"; echo "TIMING $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME-$s}") s: $*" >&2; }
+exec 3>&2   # timings go to the console even when a step's output goes to a log
+t() { local s=$EPOCHREALTIME c="$*"; "$@"; echo "TIMING $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME-$s}") s: ${c:0:100}" >&3; }
 
 t .ci/plugins-setup.sh
 t cargo build -q -p restyle-ffi
@@ -66,10 +67,12 @@ grep -q '^RESTYLE-KRITA-OK' "$K/kr.log" || { tail -40 "$K/kr.log"; echo "kritaru
 
 SHOTS=${RESTYLE_SCREENSHOTS:-}
 t $KE RESTYLE_SELFTEST_OUT="$K/io/krita_gui.png" RESTYLE_SELFTEST_STYLE="$K/io/style.jpg" RESTYLE_SELFTEST_SEL=$SEL \
-  ${SHOTS:+RESTYLE_SCREENSHOT=$SHOTS/krita-dialog.png} \
+  ${SHOTS:+RESTYLE_SCREENSHOT=$SHOTS/krita-dialog.png RESTYLE_SCREENSHOT_ERROR=$K/io/krita-error.png} \
   timeout 300 xvfb-run -a -s '-screen 0 1280x1024x24' krita --nosplash "$K/io/in.png" > "$K/krgui.log" 2>&1 || true
 grep '^RESTYLE-KRITA-GUI' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI host test FAILED"; exit 1; }
 grep -q 'RESTYLE-KRITA-GUI action error: None changed: True' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI action FAILED"; exit 1; }
+grep -q "RESTYLE-KRITA-GUI missing style: error 'cannot read image /nonexistent/style.jpg.*layer unchanged: True" "$K/krgui.log" \
+  || { echo "Krita GUI error case FAILED"; exit 1; }
 /usr/bin/python3 plugin/tests/verify.py "$K/io/in.png" "$K/io/krita_gui.png" $SEL
 
 if [ -n "$SHOTS" ]; then   # GIMP's dialog, opened by the procedure in interactive mode
@@ -78,5 +81,6 @@ if [ -n "$SHOTS" ]; then   # GIMP's dialog, opened by the procedure in interacti
     timeout 120 xvfb-run -a -s '-screen 0 1280x1024x24' gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit \
     < plugin/tests/gimp_dialog.py > "$G/gimp-dialog.log" 2>&1 || tail -20 "$G/gimp-dialog.log"
   cp "$G/io/gimp-dialog.png" "$SHOTS/" || true
+  cp "$K/io/krita-error.png" "$SHOTS/" 2>/dev/null || true
 fi
 echo "plug-in stage passed"

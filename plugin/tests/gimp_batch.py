@@ -53,7 +53,7 @@ def load(name, prec, alpha):
 
 for name, prec, alpha in CASES:
     img, drw = load(name, prec, alpha)
-    fmt = drw.get_format()
+    fmt = Babl.format_get_encoding(drw.get_format())
     before = pixels(drw)
     x, y, w, h = SEL
     img.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
@@ -74,18 +74,27 @@ for name, prec, alpha in CASES:
     assert outside == 0.0, (name, outside)
     assert alpha_diff == 0.0, (name, alpha_diff)
     if name == "u8":
-        img.select_none()
+        Gimp.Selection.none(img)
         Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, img, Gio.File.new_for_path(OUT), None)
     img.delete()
 
-# A missing style file: an error status with the path in the message.
-img, drw = load("missing", P.U8_NON_LINEAR, True)
-before = pixels(drw)
-status, err = run_filter(img, drw, "/nonexistent/style.jpg")
-msg = err.message if hasattr(err, "message") else str(err)
-print("RESTYLE-GIMP missing style: status %s, message %r" % (status, msg), flush=True)
-assert status == Gimp.PDBStatusType.EXECUTION_ERROR, status
-assert "/nonexistent/style.jpg" in msg, msg
-assert np.array_equal(before, pixels(drw)), "layer changed by a failed run"
-img.delete()
+# Error cases, each reported as an error status with a message, the layer
+# untouched and GIMP still running: a missing style file (GIMP itself
+# refuses the file argument) and an unreadable one (the library's error,
+# returned by the plug-in).
+bad = os.path.join(os.path.dirname(OUT), "not-an-image.jpg")
+with open(bad, "w") as f:
+    f.write("this is not a JPEG")
+for style, expect_status, expect_text in [
+        ("/nonexistent/style.jpg", Gimp.PDBStatusType.CALLING_ERROR, "style-file"),
+        (bad, Gimp.PDBStatusType.EXECUTION_ERROR, "not-an-image.jpg")]:
+    img, drw = load("error", P.U8_NON_LINEAR, True)
+    before = pixels(drw)
+    status, err = run_filter(img, drw, style)
+    msg = err.message if hasattr(err, "message") else str(err)
+    print("RESTYLE-GIMP error case %s: status %s, message %r" % (style, status.value_nick, msg), flush=True)
+    assert status == expect_status, status
+    assert expect_text in msg, msg
+    assert np.array_equal(before, pixels(drw)), "layer changed by a failed run"
+    img.delete()
 print("RESTYLE-GIMP-ALL-OK", flush=True)
