@@ -18,6 +18,8 @@ struct Key {
     method: u32,
     model: Option<PathBuf>,
     device: DeviceChoice,
+    /// multistyle26's blend is part of its loaded method.
+    style_weights: Vec<f32>,
 }
 
 pub struct Context {
@@ -87,7 +89,7 @@ impl Context {
         if progress.report("prepare", 0.0) == Control::Cancel {
             return Err(cancelled());
         }
-        let key = Key { method: params.method, model, device };
+        let key = Key { method: params.method, model, device, style_weights: unsafe { style_weights(params)? } };
         let content = buffer.to_picture()?;
         let stylizer = self.stylizer(key)?;
         let mut report = |p: &Progress| progress.report(&p.stage, p.fraction());
@@ -120,6 +122,25 @@ unsafe fn style_image(params: &RestyleParams) -> FfiResult<Option<RgbImage>> {
         (true, Some(p)) => Ok(Some(restyle_core::image::load(Path::new(p))?.rgb)),
         (true, None) => Ok(None),
     }
+}
+
+/// `style_weights[0..style_weights_len]`, checked and normalised to sum 1.
+///
+/// # Safety
+/// `params.style_weights` is NULL or points to `style_weights_len` floats.
+unsafe fn style_weights(params: &RestyleParams) -> FfiResult<Vec<f32>> {
+    if params.style_weights_len == 0 {
+        return Ok(Vec::new());
+    }
+    if params.style_weights.is_null() {
+        return Err(FfiError::null("params.style_weights (with style_weights_len > 0)"));
+    }
+    let w = std::slice::from_raw_parts(params.style_weights, params.style_weights_len as usize).to_vec();
+    let sum: f32 = w.iter().sum();
+    if w.iter().any(|v| !v.is_finite() || *v < 0.0) || sum <= 0.0 {
+        return Err(FfiError::invalid("params.style_weights must be non-negative with a positive sum"));
+    }
+    Ok(w.into_iter().map(|v| v / sum).collect())
 }
 
 /// The C progress callback behind the core's `ProgressFn`.
@@ -166,9 +187,33 @@ fn load_method(ctx: &Context, key: &Key, device: &candle_core::Device) -> FfiRes
             };
             Ok(Method::Arbitrary(net.map_err(weights_err)?, Options::default()))
         }
-        m @ (crate::RESTYLE_METHOD_MULTISTYLE26 | crate::RESTYLE_METHOD_FAST | crate::RESTYLE_METHOD_GATYS | crate::RESTYLE_METHOD_GATYS_IMPROVED) => {
-            Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {m} is not available through the C ABI of this build yet")))
+        crate::RESTYLE_METHOD_MULTISTYLE26 => {
+            use restyle_core::multistyle::MultiStyle26;
+            let dirs: Vec<PathBuf> = ctx.weights_dir.iter().cloned().collect();
+            let net = MultiStyle26::load_default(&dirs, device).map_err(weights_err)?;
+            let n = net.num_styles();
+            if key.style_weights.len() != n {
+                return Err(FfiError::invalid(format!(
+                    "multistyle26 needs params.style_weights with {n} blend weights (got {})",
+                    key.style_weights.len()
+                )));
+            }
+            let tiling = restyle_core::arbitrary::Options::default().tiling;
+            Ok(Method::MultiStyle26(Box::new(net), key.style_weights.clone(), tiling))
         }
+        crate::RESTYLE_METHOD_FAST => {
+            use restyle_core::transformer_net::{load_model, DEFAULT_MODEL};
+            let name = match &key.model {
+                Some(p) => p.to_str().ok_or_else(|| FfiError::invalid("params.model_path is not valid UTF-8"))?.to_string(),
+                None => DEFAULT_MODEL.to_string(),
+            };
+            let net = load_model(&name, device).map_err(weights_err)?;
+            Ok(Method::Fast(Box::new(net), restyle_core::arbitrary::Options::default().tiling))
+        }
+        m @ (crate::RESTYLE_METHOD_GATYS | crate::RESTYLE_METHOD_GATYS_IMPROVED) => Err(FfiError::new(
+            RESTYLE_ERR_UNSUPPORTED_METHOD,
+            format!("method {m} (optimisation) is not available through the C ABI of this build yet; use the restyle CLI"),
+        )),
         other => Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not a RESTYLE_METHOD_* value"))),
     }
 }

@@ -317,3 +317,44 @@ fn cancel_from_the_callback_and_missing_style_leave_the_image_unchanged() {
     }
     assert!(buf != before);
 }
+
+#[test]
+fn multistyle26_blend_and_fast_model() {
+    let Some(fx) = fixture() else { return };
+    restyle_weights::testing::real_weights("multistyle26.onnx");
+    let ctx = Ctx::new(&fx.weights);
+    let run = |p: &Params| -> (i32, Vec<u8>) {
+        let (mut buf, _) = convert(&fx.rgba, RGBA8);
+        let img = Image { pixels: buf.as_mut_ptr().cast(), width: W as u32, height: H as u32, stride: W * 4, format: RGBA8 };
+        let s = ctx.stylize(&img, None, p);
+        (s, buf)
+    };
+    let changed = |buf: &[u8]| buf.chunks_exact(4).zip(fx.rgba.chunks_exact(4)).filter(|(a, b)| a[..3] != b[..3]).count();
+
+    let mut blend = [0f32; 26];
+    blend[3] = 1.0;
+    let mut p = params();
+    p.method = 2; // RESTYLE_METHOD_MULTISTYLE26
+    p.style_weights = blend.as_ptr();
+    p.style_weights_len = 26;
+    let (s, one) = run(&p);
+    assert_eq!(s, OK, "{}", last_error());
+    assert!(changed(&one) > W * H * 8 / 10);
+    blend[3] = 0.5;
+    blend[17] = 0.5;
+    let (s, mixed) = run(&p);
+    assert_eq!(s, OK, "{}", last_error());
+    assert_ne!(one, mixed, "a different blend gave the same picture");
+    p.style_weights_len = 5;
+    assert_eq!(run(&p).0, 2, "wrong blend length: {}", last_error()); // INVALID_ARGUMENT
+    assert!(last_error().contains("26"), "{}", last_error());
+
+    let mut p = params();
+    p.method = 3; // RESTYLE_METHOD_FAST, built-in default model
+    let (s, fast) = run(&p);
+    assert_eq!(s, OK, "{}", last_error());
+    assert!(changed(&fast) > W * H * 8 / 10);
+    for (a, b) in fast.chunks_exact(4).zip(fx.rgba.chunks_exact(4)) {
+        assert_eq!(a[3], b[3], "alpha changed");
+    }
+}
