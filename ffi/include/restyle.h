@@ -147,9 +147,11 @@ typedef struct restyle_mask {
 #define RESTYLE_METHOD_ARBITRARY 1u
 /** The 26-style network (Dumoulin et al.): style_weights blend built-in styles. */
 #define RESTYLE_METHOD_MULTISTYLE26 2u
-/** A trained fast network (Johnson et al.) from model_path. */
+/** A trained fast network (Johnson et al.): model_path is a file or a
+ *  built-in model name; NULL = the built-in default. */
 #define RESTYLE_METHOD_FAST 3u
-/** Optimisation (Gatys et al.): slow, any style image; iterations applies. */
+/** Optimisation (Gatys et al.): slow, any style image; iterations applies.
+ *  Not yet available through this ABI (RESTYLE_ERR_UNSUPPORTED_METHOD). */
 #define RESTYLE_METHOD_GATYS 4u
 /** Optimisation with the improvements of Novak & Nikulin. */
 #define RESTYLE_METHOD_GATYS_IMPROVED 5u
@@ -194,7 +196,8 @@ typedef struct restyle_params {
     const char *style_path;
     /** Style image as pixels instead of style_path, or NULL. */
     const restyle_image *style_image;
-    /** RESTYLE_METHOD_MULTISTYLE26: style_weights_len (26) blend weights. */
+    /** RESTYLE_METHOD_MULTISTYLE26: style_weights_len (26) non-negative blend
+     *  weights, normalised to sum 1 by the library. */
     const float *style_weights;
     uint32_t style_weights_len;
     /** RESTYLE_METHOD_FAST: the trained network's file. */
@@ -238,8 +241,9 @@ typedef struct restyle_context restyle_context;
 
 /**
  * Creates a context reading network weights from `weights_dir` (NULL: the
- * RESTYLE_WEIGHTS_DIR environment variable). Networks load on first use
- * and stay loaded until restyle_context_free. On failure *out is NULL.
+ * RESTYLE_WEIGHTS_DIR environment variable, else the user's restyle cache;
+ * the library never downloads). Networks load on first use and stay loaded
+ * until restyle_context_free. On failure *out is NULL.
  * Errors: RESTYLE_ERR_NULL_POINTER (out), RESTYLE_ERR_WEIGHTS (no such
  * folder), RESTYLE_ERR_INVALID_ARGUMENT (not UTF-8).
  */
