@@ -90,9 +90,14 @@ impl MultiStyle26 {
         Ok(MultiStyle26 { contract, res, expand, num_styles: s, device: vb.device().clone() })
     }
 
-    /// Loads `multistyle26.onnx`.
+    /// Loads `multistyle26.onnx`, or its canonical safetensors (same names,
+    /// what `restyle_weights::resolve("multistyle26", …)` returns).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let tensors = restyle_weights::import::multistyle26::import(path)?;
+        let tensors = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
+            candle_core::safetensors::load(path, &Device::Cpu)?.into_iter().collect::<Vec<_>>()
+        } else {
+            restyle_weights::import::multistyle26::import(path)?
+        };
         let vb = VarBuilder::from_tensors(tensors.into_iter().collect(), DType::F32, device);
         Ok(Self::new(&Config::default(), vb)?)
     }

@@ -16,6 +16,10 @@ pub enum Method {
     Arbitrary(crate::arbitrary::Arbitrary, crate::arbitrary::Options),
     /// Optimisation NST (Gatys basic / improved presets), VGG loss network.
     Gatys(Box<crate::gatys::Gatys>),
+    /// Fast NST (Johnson): one trained network per style; tiles large images.
+    Fast(Box<crate::transformer_net::TransformerNet>, crate::tiling::Tiling),
+    /// The 26-style CIN network with a style blend (weights sum to 1).
+    MultiStyle26(Box<crate::multistyle::MultiStyle26>, Vec<f32>, crate::tiling::Tiling),
 }
 
 /// A style image with its blend weight (weights are normalised to sum 1).
@@ -152,6 +156,14 @@ impl Stylizer {
                 let out = g.stylize_work(work, styles, request, progress)?;
                 Ok(MethodOutput { image: out.image, completed: out.completed, native_strength: false })
             }
+            Method::Fast(net, tiling) => {
+                let image = one_pass(progress, "fast", || net.stylize(work, *tiling))?;
+                Ok(MethodOutput { image, completed: true, native_strength: false })
+            }
+            Method::MultiStyle26(net, weights, tiling) => {
+                let image = one_pass(progress, "multistyle26", || net.stylize(work, weights, *tiling))?;
+                Ok(MethodOutput { image, completed: true, native_strength: false })
+            }
         }
     }
 
@@ -163,6 +175,20 @@ impl Stylizer {
             _ => Err(Error::InvalidArgument("this method has no style vectors (use the arbitrary method)".into())),
         }
     }
+}
+
+/// A single feed-forward pass with a start and an end report.
+fn one_pass(progress: &mut ProgressFn, stage: &str, f: impl FnOnce() -> Result<RgbImage>) -> Result<RgbImage> {
+    let mut report = |step| {
+        if progress(&Progress { stage: stage.into(), step, total: 1, ..Progress::default() }) == Control::Cancel {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    };
+    report(0)?;
+    let out = f()?;
+    report(1)?;
+    Ok(out)
 }
 
 /// What a method returns to the generic part of [`Stylizer::stylize`].

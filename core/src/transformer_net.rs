@@ -255,6 +255,34 @@ impl TransformerNet {
     }
 }
 
+/// Name of the embedded default network (trained by this project on
+/// `starry_night.jpg`; see `core/models/README.md`).
+pub const DEFAULT_MODEL: &str = "starry_night";
+
+/// Networks compiled into the binary: name → fp16 safetensors.
+pub const BUILTIN_MODELS: &[(&str, &[u8])] = &[("starry_night", include_bytes!("../models/starry_night.safetensors"))];
+
+/// The embedded default network (works offline, no download).
+pub fn default_model(device: &Device) -> Result<TransformerNet> {
+    load_model(DEFAULT_MODEL, device)
+}
+
+/// `--model NAME|PATH`: a built-in name, or a `.pth`/`.safetensors` file.
+pub fn load_model(name_or_path: &str, device: &Device) -> Result<TransformerNet> {
+    if let Some((_, bytes)) = BUILTIN_MODELS.iter().find(|(n, _)| *n == name_or_path) {
+        return TransformerNet::from_safetensors_bytes(bytes, device);
+    }
+    let p = Path::new(name_or_path);
+    if p.is_file() {
+        return TransformerNet::load(p, device);
+    }
+    let names: Vec<&str> = BUILTIN_MODELS.iter().map(|(n, _)| *n).collect();
+    Err(Error::InvalidArgument(format!(
+        "fast model '{name_or_path}' is neither a built-in model ({}) nor a file (.pth from pytorch/examples fast_neural_style, or .safetensors)",
+        names.join(", ")
+    )))
+}
+
 /// Runs `f` once on the whole image (downscaled to `max_side` if larger),
 /// recording every instance norm's statistics, for tiles to replay.
 pub fn probe_stats<F>(x: &Tensor, max_side: usize, device: &Device, mut f: F) -> Result<Vec<InstanceStats>>

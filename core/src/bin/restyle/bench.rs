@@ -22,6 +22,10 @@ pub enum BenchWhat {
     Gatys,
     /// Coarse-to-fine vs single scale to the same style distance at --sizes (e.g. 1024).
     CoarseToFine,
+    /// Fast (Johnson) network, one image (the embedded default, or --model); peer: PyTorch on the same weights.
+    Fast,
+    /// multistyle26, one image; peer: onnxruntime on multistyle26.onnx.
+    Multistyle26,
 }
 
 #[derive(Args, Debug)]
@@ -52,6 +56,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchWhat::Gatys => gatys_step(&args),
         BenchWhat::CoarseToFine => coarse_to_fine(&args),
+        BenchWhat::Fast => feed_forward(&args, "fast"),
+        BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26"),
     }
 }
 
@@ -177,4 +183,75 @@ fn coarse_to_fine(args: &BenchArgs) -> Result<()> {
         println!("coarse_to_fine {size} px: single scale {iters} it {t1:.1} s (style dist {d1:.3e}); 3 scales {} it/scale {t3:.1} s (style dist {d3:.3e})", iters / 2);
     }
     Ok(())
+}
+
+/// Seconds per image for a feed-forward network at each size (whole image,
+/// no tiling), beside the peer on the same weights.
+fn feed_forward(args: &BenchArgs, what: &str) -> Result<()> {
+    use restyle_core::tiling::Tiling;
+    let dev = args.device.parse::<DeviceChoice>()?.open()?;
+    let content = args.shared.join("data/content/tubingen.jpg");
+    let whole = Tiling { tile: 1 << 20, overlap: 0 };
+    let run: Box<dyn Fn(&candle_core::Tensor) -> Result<candle_core::Tensor>> = if what == "fast" {
+        let net = restyle_core::transformer_net::default_model(&dev)?;
+        Box::new(move |x| Ok(net.stylize_tensor(x, whole, 1 << 20)?))
+    } else {
+        let net = restyle_core::multistyle::MultiStyle26::load(&args.shared.join("weights/multistyle26.onnx"), &dev)?;
+        let mut w = vec![0f32; 26];
+        w[7] = 1.0;
+        Box::new(move |x| Ok(net.stylize_tensor(x, &w, whole, 1 << 20)?))
+    };
+    let peers = if what == "fast" { fast_peer(args) } else { peer(args, "multistyle26") };
+    for &size in &args.sizes {
+        let x = square(&content, size)?.to_tensor(&dev)?;
+        let mut times = Vec::new();
+        for i in 0..args.warmup + args.reps {
+            let t = Instant::now();
+            let y = run(&x)?;
+            y.sum_all()?.to_scalar::<f32>()?; // waits for the device
+            if i >= args.warmup {
+                times.push(t.elapsed().as_secs_f64());
+            }
+        }
+        let m = median(times);
+        match peers.iter().find(|(s, _, _)| *s == size) {
+            Some((_, p, name)) => println!("{what} {size} px: restyle {m:.3} s, {name} {p:.3} s, ratio {:.2}", m / p),
+            None => println!("{what} {size} px: restyle {m:.3} s (no peer)"),
+        }
+    }
+    Ok(())
+}
+
+/// PyTorch running the embedded fast network (core/models/peer_fast.py).
+fn fast_peer(args: &BenchArgs) -> Vec<(usize, f64, String)> {
+    if args.no_peer {
+        return Vec::new();
+    }
+    let python = args.python.clone().unwrap_or_else(|| {
+        let venv = PathBuf::from(".peer/bin/python");
+        if venv.exists() { venv } else { PathBuf::from("python3") }
+    });
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let sizes = args.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    let out = std::process::Command::new(&python)
+        .arg(root.join("peer_fast.py"))
+        .arg(root.join("starry_night.safetensors"))
+        .arg(args.shared.join("data/content/tubingen.jpg"))
+        .args(["--sizes", &sizes, "--reps", &args.reps.to_string(), "--warmup", &args.warmup.to_string()])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| Some((v["size"].as_u64()? as usize, v["median_s"].as_f64()?, v["peer"].as_str()?.to_string())))
+            .collect(),
+        Ok(o) => {
+            eprintln!("peer failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            Vec::new()
+        }
+        Err(e) => {
+            eprintln!("peer not run ({}: {e})", python.display());
+            Vec::new()
+        }
+    }
 }

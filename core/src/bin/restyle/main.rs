@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod style_vector;
 mod stylize;
+mod train;
 mod weights;
 
 #[derive(Parser)]
@@ -27,6 +28,8 @@ enum Command {
     Stylize(stylize::StylizeArgs),
     /// Save a painting's arbitrary-network style vector (.json/.safetensors).
     StyleVector(style_vector::StyleVectorArgs),
+    /// Train a network: restyle train fast --style PAINTING --content-dir DIR.
+    Train(train::TrainArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +39,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Stylize(args) => stylize::run(args),
         Command::StyleVector(args) => style_vector::run(args),
+        Command::Train(args) => train::run(args),
         Command::Info => {
             let dev = restyle_core::device::DeviceChoice::Auto.open()?;
             println!("restyle {}", env!("CARGO_PKG_VERSION"));

@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 pub enum MethodName {
     /// Arbitrary fast style transfer (Magenta): any painting, one pass.
     Arbitrary,
+    /// Fast NST (Johnson): a trained network per style (--model; default: the embedded starry_night).
+    Fast,
+    /// The 26-style network (--style-id 7 or 3:0.5,12:0.5).
+    Multistyle26,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -38,8 +42,15 @@ pub struct StylizeArgs {
     /// A saved style vector (.json/.safetensors from `restyle style-vector`) instead of style images.
     #[arg(long)]
     pub style_vector: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "arbitrary")]
-    pub method: MethodName,
+    /// Default: arbitrary when a style is given, else fast with the embedded model.
+    #[arg(long, value_enum)]
+    pub method: Option<MethodName>,
+    /// fast: a built-in network name (starry_night) or a .pth/.safetensors file.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// multistyle26: a style 0..25 or a blend like 3:0.5,12:0.5.
+    #[arg(long, default_value = "0")]
+    pub style_id: String,
     /// 0..1: how strongly to apply the style.
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
@@ -89,7 +100,13 @@ pub fn run(args: StylizeArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&args.strength) {
         bail!("--strength must be in 0..1, got {}", args.strength);
     }
-    if args.styles.is_empty() && args.style_vector.is_none() {
+    let method_name = args.method.unwrap_or(if args.styles.is_empty() && args.style_vector.is_none() {
+        MethodName::Fast
+    } else {
+        MethodName::Arbitrary
+    });
+    let needs_style = !matches!(method_name, MethodName::Fast | MethodName::Multistyle26);
+    if needs_style && args.styles.is_empty() && args.style_vector.is_none() {
         bail!("give a style: --style PAINTING (repeatable) or --style-vector FILE");
     }
     if args.style_vector.is_some() && !args.styles.is_empty() {
@@ -111,7 +128,20 @@ pub fn run(args: StylizeArgs) -> Result<()> {
         Some(p) => Some(arbitrary::load_style_vector(p)?),
         None => None,
     };
-    let method = match args.method {
+    let tiling = Tiling { tile: args.tile, overlap: args.tile_overlap };
+    let method = match method_name {
+        MethodName::Fast => {
+            let name = args.model.as_deref().unwrap_or(restyle_core::transformer_net::DEFAULT_MODEL);
+            let net = restyle_core::transformer_net::load_model(name, &device)?;
+            Method::Fast(Box::new(net), tiling)
+        }
+        MethodName::Multistyle26 => {
+            let path = restyle_weights::resolve("multistyle26", &resolve_options(args.weights_dir.as_deref()))
+                .context("locating multistyle26")?;
+            let net = restyle_core::multistyle::MultiStyle26::load(&path, &device)?;
+            let weights = restyle_core::multistyle::parse_style_weights(&args.style_id, net.num_styles())?;
+            Method::MultiStyle26(Box::new(net), weights, tiling)
+        }
         MethodName::Arbitrary => {
             let net = load_arbitrary(args.weights_dir.as_deref(), &device)?;
             let opts = arbitrary::Options {

@@ -1,0 +1,139 @@
+//! `restyle train fast --style PAINTING --content-dir DIR --size 256 --batch 4
+//! --steps N [--resume]`: trains a Johnson transformer network (see
+//! `restyle_core::train`); the same command runs on CPU and CUDA (`--device`).
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use restyle_core::device::DeviceChoice;
+use restyle_core::progress::{Control, Progress};
+use restyle_core::train::{TrainConfig, Trainer};
+use restyle_core::transformer_net::Config as NetConfig;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    pub what: TrainWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TrainWhat {
+    /// A fast (Johnson) network for one style.
+    Fast(FastArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FastArgs {
+    /// The style painting.
+    #[arg(long)]
+    pub style: PathBuf,
+    /// Folder(s) of content photos (searched recursively for jpg/png); repeatable.
+    #[arg(long = "content-dir", required = true)]
+    pub content_dirs: Vec<PathBuf>,
+    /// Output folder: checkpoint.safetensors, checkpoint.json, loss.csv, model-fp16.safetensors.
+    #[arg(long, default_value = "restyle-train")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    /// Longest side of the style image.
+    #[arg(long, default_value_t = 256)]
+    pub style_size: usize,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub content_weight: f64,
+    #[arg(long, default_value_t = 3.3e4)]
+    pub style_weight: f64,
+    #[arg(long, default_value_t = 20.0)]
+    pub tv_weight: f64,
+    /// Channel widths c1,c2,c3 (pytorch/examples: 32,64,128).
+    #[arg(long, default_value = "32,64,128", value_delimiter = ',')]
+    pub widths: Vec<usize>,
+    #[arg(long, default_value_t = 5)]
+    pub res_blocks: usize,
+    #[arg(long, default_value_t = 200)]
+    pub checkpoint_every: usize,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    pub resume: bool,
+    /// VGG16 weights (any file `restyle weights` reads); default: the catalog's vgg16.
+    #[arg(long)]
+    pub vgg: Option<PathBuf>,
+    #[arg(long)]
+    pub weights_dir: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    match args.what {
+        TrainWhat::Fast(a) => fast(a),
+    }
+}
+
+fn fast(a: FastArgs) -> Result<()> {
+    let device = a.device.parse::<DeviceChoice>().with_context(|| format!("--device {}", a.device))?.open()?;
+    let [c1, c2, c3] = a.widths[..] else { anyhow::bail!("--widths takes three numbers, e.g. 32,64,128") };
+    let vgg_path = match &a.vgg {
+        Some(p) => p.clone(),
+        None => restyle_weights::resolve("vgg16", &crate::stylize::resolve_options(a.weights_dir.as_deref()))
+            .context("locating the VGG16 loss network")?,
+    };
+    let vgg = restyle_core::vgg::Vgg::load(&vgg_path, restyle_core::vgg::Pooling::Max, &device)?;
+    let cfg = TrainConfig {
+        style: a.style,
+        content_dirs: a.content_dirs,
+        out_dir: a.out.clone(),
+        size: a.size,
+        style_size: a.style_size,
+        batch: a.batch,
+        steps: a.steps,
+        lr: a.lr,
+        content_weight: a.content_weight,
+        style_weight: a.style_weight,
+        tv_weight: a.tv_weight,
+        net: NetConfig { c1, c2, c3, num_res: a.res_blocks },
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
+        seed: a.seed,
+    };
+    let mut trainer = Trainer::new(cfg, vgg, &device)?;
+    let start_step = trainer.step;
+    let bar = indicatif::ProgressBar::new(a.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(start_step as u64);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    // Ctrl-C: save a checkpoint and stop (resume with --resume).
+    let _ = ctrlc::set_handler(move || s2.store(true, std::sync::atomic::Ordering::SeqCst));
+    let t0 = std::time::Instant::now();
+    let mut report = |p: &Progress| {
+        bar.set_position(p.step as u64);
+        let l: Vec<String> = p.losses.iter().map(|(k, v)| format!("{k} {v:.3e}")).collect();
+        bar.set_message(l.join(" "));
+        if stop.load(std::sync::atomic::Ordering::SeqCst) { Control::Cancel } else { Control::Continue }
+    };
+    match trainer.run(&mut report) {
+        Ok(_) | Err(restyle_core::Error::Cancelled) => {}
+        Err(e) => return Err(e.into()),
+    }
+    bar.finish();
+    let done = trainer.step - start_step;
+    if done > 0 {
+        eprintln!("{done} steps in {:.1} s ({:.2} s/step)", t0.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64() / done as f64);
+    }
+    let fp16 = a.out.join("model-fp16.safetensors");
+    restyle_core::train::export_fp16(&trainer.varmap, &fp16)?;
+    eprintln!("checkpoint {}; fp16 model {} (use: restyle stylize PHOTO --method fast --model {})",
+        a.out.join("checkpoint.safetensors").display(), fp16.display(), fp16.display());
+    Ok(())
+}
