@@ -26,6 +26,8 @@ pub enum BenchWhat {
     Fast,
     /// multistyle26, one image; peer: onnxruntime on multistyle26.onnx.
     Multistyle26,
+    /// Arbitrary (Magenta): predict 256 + transform at 384/768/1024; peer: onnxruntime (384 only).
+    Arbitrary,
 }
 
 #[derive(Args, Debug)]
@@ -58,6 +60,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchWhat::CoarseToFine => coarse_to_fine(&args),
         BenchWhat::Fast => feed_forward(&args, "fast"),
         BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26"),
+        BenchWhat::Arbitrary => crate::bench_arbitrary::run(&args),
     }
 }
 

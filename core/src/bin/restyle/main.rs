@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_arbitrary;
 mod style_vector;
 mod stylize;
 mod train;
