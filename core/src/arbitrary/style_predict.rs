@@ -17,6 +17,32 @@ fn conv(vb: &VarBuilder, c_out: usize, c_in: usize, k: usize, stride: usize) -> 
     Ok(Conv2d::new(w, Some(b), Conv2dConfig { padding: 0, stride, dilation: 1, groups: 1, cudnn_fwd_algo: None }))
 }
 
+/// A 1×1 conv as one matmul over the pixels (no im2col copy).
+#[derive(Clone, Debug)]
+pub struct Pointwise {
+    /// `[1, O, C]`.
+    weight: Tensor,
+    /// `[1, O, 1]`.
+    bias: Tensor,
+}
+
+impl Pointwise {
+    pub fn new(vb: &VarBuilder, c_out: usize, c_in: usize) -> Result<Self> {
+        let weight = vb.get((c_out, c_in, 1, 1), "weight")?.reshape((1, c_out, c_in))?;
+        let bias = vb.get(c_out, "bias")?.reshape((1, c_out, 1))?;
+        Ok(Pointwise { weight, bias })
+    }
+}
+
+impl Module for Pointwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        let o = self.weight.dim(1)?;
+        let wt = if n == 1 { self.weight.clone() } else { self.weight.broadcast_as((n, o, c))?.contiguous()? };
+        wt.matmul(&x.reshape((n, c, h * w))?)?.broadcast_add(&self.bias)?.reshape((n, o, h, w))
+    }
+}
+
 fn relu6(x: &Tensor) -> Result<Tensor> {
     x.clamp(0f32, 6f32)
 }
@@ -88,20 +114,20 @@ impl Module for Depthwise {
 /// ReLU6, linear project 1×1, plus the input when shapes allow.
 #[derive(Clone, Debug)]
 pub struct InvertedResidual {
-    expand: Option<Conv2d>,
+    expand: Option<Pointwise>,
     depthwise: Depthwise,
-    project: Conv2d,
+    project: Pointwise,
     residual: bool,
 }
 
 impl InvertedResidual {
     pub fn new(vb: VarBuilder, c_in: usize, t: usize, c_out: usize, stride: usize) -> Result<Self> {
         let c = c_in * t;
-        let expand = if t != 1 { Some(conv(&vb.pp("expand"), c, c_in, 1, 1)?) } else { None };
+        let expand = if t != 1 { Some(Pointwise::new(&vb.pp("expand"), c, c_in)?) } else { None };
         Ok(InvertedResidual {
             expand,
             depthwise: Depthwise::new(vb.pp("depthwise"), c, stride)?,
-            project: conv(&vb.pp("project"), c_out, c, 1, 1)?,
+            project: Pointwise::new(&vb.pp("project"), c_out, c)?,
             residual: stride == 1 && c_in == c_out,
         })
     }
@@ -128,7 +154,7 @@ impl Module for InvertedResidual {
 pub struct StylePredict {
     stem: Conv2d,
     blocks: Vec<InvertedResidual>,
-    head: Conv2d,
+    head: Pointwise,
     /// `[100, 1280]`, no bias.
     bottleneck: Tensor,
 }
@@ -142,7 +168,7 @@ impl StylePredict {
             .map(|(i, &(_, c_in, t, c_out, s))| InvertedResidual::new(vb.pp(format!("blocks.{i}")), c_in, t, c_out, s))
             .collect::<Result<Vec<_>>>()?;
         let last = MOBILENET_UNITS[MOBILENET_UNITS.len() - 1].3;
-        let head = conv(&vb.pp("head"), HEAD_CHANNELS, last, 1, 1)?;
+        let head = Pointwise::new(&vb.pp("head"), HEAD_CHANNELS, last)?;
         let bottleneck = vb.get((STYLE_DIM, HEAD_CHANNELS), "bottleneck.weight")?;
         Ok(StylePredict { stem, blocks, head, bottleneck })
     }
