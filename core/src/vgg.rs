@@ -16,7 +16,9 @@
 
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CudaStorage, CustomOp2, Layout, MetalStorage, Shape};
+use candle_nn::VarBuilder;
 pub use restyle_weights::import::vgg::{InputConvention, VggArch};
 use std::path::Path;
 
@@ -64,7 +66,7 @@ const TV_STD: [f32; 3] = [0.229, 0.224, 0.225];
 pub struct Vgg {
     cfg: Config,
     /// (relu layer name, conv, pool before this conv)
-    convs: Vec<(String, Conv2d, bool)>,
+    convs: Vec<(String, FrozenConv, bool)>,
     /// Per-channel RGB offset subtracted from the 0..1 input; the scale and
     /// channel order of the convention are folded into conv1_1's weights.
     input_mean: Tensor,
@@ -74,7 +76,6 @@ pub struct Vgg {
 impl Vgg {
     pub fn new(vb: VarBuilder, cfg: Config) -> Result<Self> {
         let device = vb.device().clone();
-        let conv_cfg = Conv2dConfig { padding: 1, ..Default::default() };
         let mut convs = Vec::new();
         let mut in_c = 3;
         let widths = [64, 128, 256, 512, 512];
@@ -87,7 +88,7 @@ impl Vgg {
                 if b == 0 && c == 1 {
                     w = fold_input_convention(&w, cfg.convention)?;
                 }
-                convs.push((format!("relu{}_{}", b + 1, c), Conv2d::new(w, Some(bias), conv_cfg), b > 0 && c == 1));
+                convs.push((format!("relu{}_{}", b + 1, c), FrozenConv::new(w, bias)?, b > 0 && c == 1));
                 in_c = out_c;
             }
         }
@@ -194,6 +195,60 @@ fn fold_input_convention(w: &Tensor, convention: InputConvention) -> Result<Tens
     })
 }
 
+/// A 3×3, stride 1, padding 1 convolution with frozen weights.
+///
+/// candle's Conv2D backward always computes the kernel gradient too, as a
+/// convolution whose kernel is the whole H×W output gradient — by far the
+/// costliest part of an NST step, and useless with frozen weights. Here the
+/// forward runs on the detached input and a custom op re-attaches the input
+/// so that backward computes only ∂L/∂x = conv2d(∂L/∂y, W′), W′ = W with in/out
+/// channels swapped and the kernel flipped (exact for this geometry).
+pub(crate) struct FrozenConv {
+    pub(crate) w: Tensor,
+    pub(crate) b: Tensor,
+    /// W′ for the input gradient.
+    w_t: Tensor,
+}
+
+impl FrozenConv {
+    fn new(w: Tensor, b: Tensor) -> Result<Self> {
+        let w_t = w.transpose(0, 1)?.contiguous()?.flip(&[2, 3])?.contiguous()?;
+        let w = w.contiguous()?;
+        let b = b.reshape((1, b.elem_count(), 1, 1))?;
+        Ok(FrozenConv { w, b, w_t })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.detach().conv2d(&self.w, 1, 1, 1, 1)?;
+        let y = if x.track_op() { y.apply_op2(x, InputGrad { w_t: self.w_t.clone() })? } else { y };
+        Ok(y.broadcast_add(&self.b)?)
+    }
+}
+
+/// Identity on its first argument (the conv output); its backward sends the
+/// output gradient to the second (the conv input) through W′.
+struct InputGrad {
+    w_t: Tensor,
+}
+
+impl CustomOp2 for InputGrad {
+    fn name(&self) -> &'static str {
+        "frozen-conv-input-grad"
+    }
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, _: &CpuStorage, _: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        Ok((s1.try_clone(l1)?, l1.shape().clone()))
+    }
+    fn cuda_fwd(&self, s1: &CudaStorage, l1: &Layout, _: &CudaStorage, _: &Layout) -> candle_core::Result<(CudaStorage, Shape)> {
+        Ok((s1.try_clone(l1)?, l1.shape().clone()))
+    }
+    fn metal_fwd(&self, s1: &MetalStorage, l1: &Layout, _: &MetalStorage, _: &Layout) -> candle_core::Result<(MetalStorage, Shape)> {
+        Ok((s1.try_clone(l1)?, l1.shape().clone()))
+    }
+    fn bwd(&self, _: &Tensor, _: &Tensor, _: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((None, Some(grad.conv2d(&self.w_t, 1, 1, 1, 1)?)))
+    }
+}
+
 /// Named activations in network order.
 #[derive(Clone, Debug)]
 pub struct Features(pub Vec<(String, Tensor)>);
@@ -251,18 +306,37 @@ mod tests {
     }
 
     #[test]
+    fn frozen_conv_input_gradient_matches_candle_autograd() {
+        let dev = Device::Cpu;
+        let w = Tensor::rand(-1f32, 1., (5, 4, 3, 3), &dev).unwrap();
+        let b = Tensor::rand(-1f32, 1., 5, &dev).unwrap();
+        let x = candle_core::Var::rand(0f32, 1., (1, 4, 7, 6), &dev).unwrap();
+        let conv = FrozenConv::new(w.clone(), b.clone()).unwrap();
+        let ours = conv.forward(x.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap();
+        let g1 = ours.backward().unwrap().get(x.as_tensor()).unwrap().clone();
+        let plain = candle_nn::Conv2d::new(w, Some(b), candle_nn::Conv2dConfig { padding: 1, ..Default::default() });
+        let theirs = plain.forward(x.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap();
+        let g2 = theirs.backward().unwrap().get(x.as_tensor()).unwrap().clone();
+        let v = (ours.to_scalar::<f32>().unwrap(), theirs.to_scalar::<f32>().unwrap());
+        assert!((v.0 - v.1).abs() <= 1e-4 * v.1.abs(), "{v:?}");
+        let err = (g1 - &g2).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let peak = g2.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(err <= 1e-5 * peak, "gradient err {err} vs {peak}");
+    }
+
+    #[test]
     fn folded_caffe_preprocessing_matches_explicit() {
         let vgg = synthetic(Config::vgg16_caffe());
         let x = Tensor::rand(0f32, 1f32, (1, 3, 8, 8), &Device::Cpu).unwrap();
         let got = vgg.forward(&x, &["relu1_1"]).unwrap().get("relu1_1").unwrap().clone();
         // explicit: BGR 0..255 minus mean, then the original conv1_1
         let (_, conv, _) = &vgg.convs[0];
-        let w = conv.weight().index_select(&Tensor::new(&[2u32, 1, 0], &Device::Cpu).unwrap(), 1).unwrap();
+        let w = conv.w.index_select(&Tensor::new(&[2u32, 1, 0], &Device::Cpu).unwrap(), 1).unwrap();
         let w = (w / 255.0).unwrap();
         let bgr = (x.index_select(&Tensor::new(&[2u32, 1, 0], &Device::Cpu).unwrap(), 1).unwrap() * 255.0).unwrap();
         let mean = Tensor::new(&CAFFE_MEAN_BGR, &Device::Cpu).unwrap().reshape((1, 3, 1, 1)).unwrap();
         let pre = bgr.broadcast_sub(&mean).unwrap();
-        let want = Conv2d::new(w, conv.bias().cloned(), Conv2dConfig { padding: 1, ..Default::default() })
+        let want = candle_nn::Conv2d::new(w, Some(conv.b.flatten_all().unwrap()), candle_nn::Conv2dConfig { padding: 1, ..Default::default() })
             .forward(&pre)
             .unwrap()
             .relu()

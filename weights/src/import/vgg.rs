@@ -180,10 +180,15 @@ fn canonical(path: &Path, tensors: HashMap<String, Tensor>) -> Result<VggWeights
     let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::Format(format!("{}: {e}", path.display())))?;
     let meta = meta.metadata().clone().unwrap_or_default();
-    let convention = meta
-        .get("input_convention")
-        .and_then(|s| InputConvention::parse(s))
-        .ok_or_else(|| Error::Format(format!("{}: canonical VGG file without `input_convention` metadata", path.display())))?;
+    // Without metadata (a cache file written by the generic importer), the
+    // source tells: only the Keras export uses caffe; torchvision files say "tv".
+    let fname = path.file_name().map(|f| f.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let guessed = if fname.contains("tv") || fname.contains("vgg19") {
+        InputConvention::TorchvisionMeanStd
+    } else {
+        InputConvention::CaffeBgrMean
+    };
+    let convention = meta.get("input_convention").and_then(|s| InputConvention::parse(s)).unwrap_or(guessed);
     let arch = if tensors.contains_key("conv5_4.weight") { VggArch::Vgg19 } else { VggArch::Vgg16 };
     Ok(VggWeights { arch, convention, tensors })
 }
