@@ -19,6 +19,8 @@ pub enum MethodName {
     Fast,
     /// The 26-style network (--style-id 7 or 3:0.5,12:0.5).
     Multistyle26,
+    /// Optimisation NST (Gatys; --preset improved for Novak & Nikulin + coarse-to-fine): slow, best quality.
+    Gatys,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -78,6 +80,8 @@ pub struct StylizeArgs {
     /// Output file (.png, .jpg, .webp, .tif); default CONTENT-stylized.png beside the content.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub gatys: crate::gatys_args::GatysArgs,
 }
 
 /// Resolve options honouring `--weights-dir`.
@@ -142,6 +146,10 @@ pub fn run(args: StylizeArgs) -> Result<()> {
             let weights = restyle_core::multistyle::parse_style_weights(&args.style_id, net.num_styles())?;
             Method::MultiStyle26(Box::new(net), weights, tiling)
         }
+        MethodName::Gatys => {
+            let out = args.output.clone().unwrap_or_else(|| default_output(&args.content));
+            crate::gatys_args::method(&args.gatys, &resolve_options(args.weights_dir.as_deref()), &device, &out)?
+        }
         MethodName::Arbitrary => {
             let net = load_arbitrary(args.weights_dir.as_deref(), &device)?;
             let opts = arbitrary::Options {
@@ -159,14 +167,25 @@ pub fn run(args: StylizeArgs) -> Result<()> {
             PreserveArg::Luminance => PreserveColor::Luminance,
             PreserveArg::Histogram => PreserveColor::Histogram,
         }),
-        working_size: args.size,
+        // optimisation is slow: work at 512 px unless asked otherwise
+        working_size: args.size.or((method_name == MethodName::Gatys).then_some(512)),
         seed: args.seed,
         style_vector,
         style_size: args.style_size,
     };
     let stylizer = Stylizer::new(method, device);
     let start = std::time::Instant::now();
-    let mut report = |_: &Progress| Control::Continue;
+    // Ctrl-C stops an optimisation at the next step; the best image so far is saved.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    let mut report = |p: &Progress| {
+        if !p.losses.is_empty() && (p.step % 10 == 0 || p.step == p.total) {
+            let terms: Vec<String> = p.losses.iter().map(|(n, v)| format!("{n} {v:.4e}")).collect();
+            eprintln!("{} {}/{}: {}", p.stage, p.step, p.total, terms.join(", "));
+        }
+        if stop.load(std::sync::atomic::Ordering::SeqCst) { Control::Cancel } else { Control::Continue }
+    };
     let out = stylizer.stylize(&content, &request, &mut report)?;
     let path = args.output.unwrap_or_else(|| default_output(&args.content));
     image::save(&out.picture, &path)?;

@@ -1,0 +1,162 @@
+//! `restyle stylize --method gatys|improved` flags (flattened into the
+//! stylize arguments) and the loaded method they describe.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use restyle_core::gatys::{Gatys, GatysConfig, Init, OptimizerKind};
+use restyle_core::stylize::Method;
+use restyle_core::vgg::{Pooling, Vgg};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// Gatys et al. 2016: style relu1_1…relu5_1, content relu4_2, plain Grams, one scale.
+    Basic,
+    /// Novak & Nikulin: all conv layers, depth-weighted, shifted Grams (s=−1), chained correlations, 3 scales.
+    Improved,
+}
+
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Optimisation NST (--method gatys)")]
+pub struct GatysArgs {
+    /// Settings preset; the flags below override it.
+    #[arg(long, value_enum, default_value = "basic")]
+    pub preset: Preset,
+    /// VGG weights: a catalog name (vgg19-tv, vgg16-tv, vgg16) or a file; default vgg19-tv when present, else vgg16.
+    #[arg(long)]
+    pub vgg: Option<String>,
+    /// Pooling in the VGG: max or avg (Gatys et al. used avg).
+    #[arg(long, default_value = "max")]
+    pub pooling: String,
+    /// Optimiser iterations (per scale) [default: 300].
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// lbfgs or adam [default: lbfgs].
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Adam learning rate on the 0..1 image [default: 0.02].
+    #[arg(long)]
+    pub learning_rate: Option<f32>,
+    /// α: content weight [default: 1].
+    #[arg(long)]
+    pub content_weight: Option<f32>,
+    /// β: style weight [default: 1e4].
+    #[arg(long)]
+    pub style_weight: Option<f32>,
+    /// γ: total variation weight [default: 1].
+    #[arg(long)]
+    pub tv_weight: Option<f32>,
+    /// Content layers, `relu4_2` or `relu4_2:1,relu5_1:0.5` [default: relu4_2; improved: relu4_2, relu4_3 by 2^depth].
+    #[arg(long)]
+    pub content_layers: Option<String>,
+    /// Style layers, `relu1_1,relu2_1:0.5,…` or `all` [default: relu1_1…relu5_1; improved: all, by 2^(D−depth)].
+    #[arg(long)]
+    pub style_layers: Option<String>,
+    /// Gram shift s in (F+s)(F+s)ᵀ [default: 0; improved: −1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub gram_shift: Option<f32>,
+    /// Chained adjacent-layer correlations weight, 0 = off [default: 0; improved: 0.5].
+    #[arg(long)]
+    pub chain_weight: Option<f32>,
+    /// content, noise or style [default: content].
+    #[arg(long)]
+    pub init: Option<String>,
+    /// Style image size relative to the output's [default: 1].
+    #[arg(long)]
+    pub style_scale: Option<f32>,
+    /// Coarse-to-fine scales, each half the next [default: 1; improved: 3].
+    #[arg(long)]
+    pub scales: Option<usize>,
+    /// Save the image every N iterations (beside the output, `OUT_scale_iter.png`).
+    #[arg(long, default_value_t = 0)]
+    pub save_every: usize,
+}
+
+/// `relu4_2` / `relu4_2:1,relu5_1:0.5` / `all`.
+fn layers(spec: &str, vgg: &Vgg) -> Result<Vec<(String, f32)>> {
+    if spec == "all" {
+        return Ok(vgg.layer_names().iter().map(|n| (n.to_string(), 1.0)).collect());
+    }
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|item| {
+            let (name, w) = match item.split_once(':') {
+                Some((n, w)) => (n.trim(), w.trim().parse::<f32>().with_context(|| format!("layer weight in '{item}'"))?),
+                None => (item.trim(), 1.0),
+            };
+            vgg.depth(name)?;
+            Ok((name.to_string(), w))
+        })
+        .collect()
+}
+
+fn load_vgg(spec: Option<&str>, pooling: Pooling, opts: &restyle_weights::ResolveOptions, dev: &candle_core::Device) -> Result<Vgg> {
+    let path = match spec {
+        Some(s) if Path::new(s).is_file() => PathBuf::from(s),
+        Some(name) => restyle_weights::resolve(name, opts)?,
+        None => {
+            let offline = restyle_weights::ResolveOptions { offline: true, ..opts.clone() };
+            match restyle_weights::resolve("vgg19-tv", &offline) {
+                Ok(p) => p,
+                Err(_) => restyle_weights::resolve("vgg16", opts)?,
+            }
+        }
+    };
+    let vgg = Vgg::load(&path, pooling, dev).with_context(|| format!("loading VGG weights {}", path.display()))?;
+    eprintln!("loss network: {} ({}) from {}", vgg.config().arch.name(), vgg.config().convention.name(), path.display());
+    Ok(vgg)
+}
+
+/// The Gatys method for these flags. `output` names the save-every images.
+pub fn method(a: &GatysArgs, opts: &restyle_weights::ResolveOptions, dev: &candle_core::Device, output: &Path) -> Result<Method> {
+    let vgg = load_vgg(a.vgg.as_deref(), a.pooling.parse()?, opts, dev)?;
+    let mut cfg = match a.preset {
+        Preset::Basic => GatysConfig::basic(),
+        Preset::Improved => GatysConfig::improved(&vgg),
+    };
+    if let Some(v) = a.iterations {
+        if v == 0 {
+            bail!("--iterations must be at least 1");
+        }
+        cfg.iterations = v;
+    }
+    if let Some(v) = &a.optimizer {
+        cfg.optimizer = v.parse::<OptimizerKind>()?;
+    }
+    if let Some(v) = a.learning_rate {
+        cfg.learning_rate = v;
+    }
+    if let Some(v) = a.content_weight {
+        cfg.content_weight = v;
+    }
+    if let Some(v) = a.style_weight {
+        cfg.style_weight = v;
+    }
+    if let Some(v) = a.tv_weight {
+        cfg.tv_weight = v;
+    }
+    if let Some(v) = &a.content_layers {
+        cfg.content_layers = layers(v, &vgg)?;
+    }
+    if let Some(v) = &a.style_layers {
+        cfg.style_layers = layers(v, &vgg)?;
+    }
+    if let Some(v) = a.gram_shift {
+        cfg.gram_shift = v;
+    }
+    if let Some(v) = a.chain_weight {
+        cfg.chain_weight = v;
+    }
+    if let Some(v) = &a.init {
+        cfg.init = v.parse::<Init>()?;
+    }
+    if let Some(v) = a.style_scale {
+        cfg.style_scale = v;
+    }
+    if let Some(v) = a.scales {
+        cfg.scales = v.max(1);
+    }
+    cfg.save_every = a.save_every;
+    cfg.save_prefix = Some(output.with_extension(""));
+    Ok(Method::Gatys(Box::new(Gatys::new(vgg, cfg))))
+}
