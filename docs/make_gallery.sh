@@ -42,3 +42,26 @@ for i, r in enumerate(ims):
         sheet.paste(im.resize((w, h)), (j * w, i * h))
 sheet.save(d / "sheet.jpg", quality=90)
 PY
+
+# --- fast (Johnson): the embedded default network (no style given), strength, colour ---
+out=docs/gallery/fast
+mkdir -p "$out"
+for photo_name in chicago tubingen; do
+  p=$(mktemp -d)/$photo_name.png
+  python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((384, 384), Image.BICUBIC); im.save(sys.argv[2])" \
+    "$DATA/content/$photo_name.jpg" "$p"
+  "$RESTYLE" stylize "$p" -o "$out/$photo_name-default.jpg"
+  "$RESTYLE" stylize "$p" --strength 0.5 -o "$out/$photo_name-default-strength-0.5.jpg"
+  "$RESTYLE" stylize "$p" --preserve-color luminance -o "$out/$photo_name-default-luminance.jpg"
+done
+
+# --- multistyle26: one photo in several of the 26 built-in styles, and a blend ---
+out=docs/gallery/multistyle26
+mkdir -p "$out"
+p=$(mktemp -d)/golden_gate.png
+python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((256, 256), Image.BICUBIC); im.save(sys.argv[2])" \
+  "$DATA/content/golden_gate.jpg" "$p"
+for id in 0 3 7 12 19 25; do
+  "$RESTYLE" stylize "$p" --method multistyle26 --style-id "$id" --weights-dir "$WEIGHTS" -o "$out/golden_gate-style$id.jpg"
+done
+"$RESTYLE" stylize "$p" --method multistyle26 --style-id 3:0.5,12:0.5 --weights-dir "$WEIGHTS" -o "$out/golden_gate-blend3+12.jpg"
