@@ -65,3 +65,19 @@ for id in 0 3 7 12 19 25; do
   "$RESTYLE" stylize "$p" --method multistyle26 --style-id "$id" --weights-dir "$WEIGHTS" -o "$out/golden_gate-style$id.jpg"
 done
 "$RESTYLE" stylize "$p" --method multistyle26 --style-id 3:0.5,12:0.5 --weights-dir "$WEIGHTS" -o "$out/golden_gate-blend3+12.jpg"
+
+# --- gatys (optimisation NST): basic vs improved vs improved + colour, three pairs ---
+# Small (128 px) and few iterations so that it finishes in minutes on a CPU;
+# raise GATYS_SIZE / GATYS_ITERS for nicer pictures.
+out=docs/gallery/gatys
+mkdir -p "$out"
+GATYS_SIZE=${GATYS_SIZE:-128}
+GATYS_ITERS=${GATYS_ITERS:-60}
+for pair in tubingen:starry_night golden_gate:the_scream chicago:wave; do
+  c=${pair%%:*}; s=${pair##*:}
+  common=(--method gatys --size "$GATYS_SIZE" --iterations "$GATYS_ITERS" --weights-dir "$WEIGHTS" --style "$DATA/style/$s.jpg")
+  "$RESTYLE" stylize "$DATA/content/$c.jpg" "${common[@]}" --preset basic -o "$out/$c-$s-basic.png"
+  "$RESTYLE" stylize "$DATA/content/$c.jpg" "${common[@]}" --preset improved --iterations $((GATYS_ITERS / 2)) -o "$out/$c-$s-improved.png"
+  "$RESTYLE" stylize "$DATA/content/$c.jpg" "${common[@]}" --preset improved --iterations $((GATYS_ITERS / 2)) \
+    --preserve-color luminance -o "$out/$c-$s-improved-luminance.png"
+done
