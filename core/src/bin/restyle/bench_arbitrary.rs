@@ -57,9 +57,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // The shared --sizes default (256,512) is Gatys'; this bench's own default is 384,768,1024.
     let sizes = if args.sizes.is_empty() || args.sizes == [256, 512] { vec![384, 768, 1024] } else { args.sizes.clone() };
     println!(
-        "restyle bench arbitrary on {} ({} threads), {} reps, median (min–max):",
+        "restyle bench arbitrary on {}, {} reps, median (min–max):",
         restyle_core::device::describe(&device),
-        candle_core::utils::get_num_threads(),
         args.reps
     );
     let style_t = style.to_tensor(&device)?;
