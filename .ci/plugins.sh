@@ -70,6 +70,7 @@ t $KE RESTYLE_SELFTEST_OUT="$K/io/krita_gui.png" RESTYLE_SELFTEST_STYLE="$K/io/s
   ${SHOTS:+RESTYLE_SCREENSHOT=$SHOTS/krita-dialog.png RESTYLE_SCREENSHOT_ERROR=$K/io/krita-error.png} \
   timeout 300 xvfb-run -a -s '-screen 0 1280x1024x24' krita --nosplash "$K/io/in.png" > "$K/krgui.log" 2>&1 || true
 grep '^RESTYLE-KRITA-GUI' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI host test FAILED"; exit 1; }
+grep -q 'RESTYLE-KRITA-GUI undo restores the layer: True' "$K/krgui.log" || { echo "Krita undo FAILED"; exit 1; }
 grep -q 'RESTYLE-KRITA-GUI action error: None changed: True' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI action FAILED"; exit 1; }
 grep -q "RESTYLE-KRITA-GUI missing style: error 'cannot read image /nonexistent/style.jpg.*layer unchanged: True" "$K/krgui.log" \
   || { echo "Krita GUI error case FAILED"; exit 1; }

@@ -40,8 +40,10 @@ def check_depth(src, style, depth, out):
     sel.select(x, y, w, h, 255)
     doc.setSelection(sel)
     before = pixels(doc, node).astype(np.float64)
-    engine.stylize_node(doc, node, {"style_path": style, "strength": 1.0})
+    node = engine.stylize_node(doc, node, {"style_path": style, "strength": 1.0})
     doc.waitForDone()
+    tops = doc.topLevelNodes()
+    assert [n.type() for n in tops].count("paintlayer") == 1 and node is not None and (node.colorModel(), node.colorDepth()) == ("RGBA", depth), (len(tops), node, [(n.name(), n.type()) for n in tops])
     after = pixels(doc, node).astype(np.float64)
     assert after.shape == before.shape
     scale = 255.0 if depth == "U8" else 65535.0 if depth == "U16" else 1.0

@@ -36,6 +36,7 @@ def stylize_node(doc, node, options, progress=None, context=None):
     `options`: keyword arguments of restyle_binding.Context.stylize
     (style_path, strength, preserve_color, method, ...).
     Raises restyle_binding.RestyleError on failure; the layer is then unchanged.
+    Returns the stylized layer (a new node: see write_back).
     """
     if node is None or node.type() != "paintlayer":
         raise rb.RestyleError(2, "select a paint layer (got %s)" % (node.type() if node else "nothing"))
@@ -54,5 +55,27 @@ def stylize_node(doc, node, options, progress=None, context=None):
     finally:
         if context is None:
             ctx.close()
-    node.setPixelData(bytes(data), x, y, w, h)
+    return write_back(doc, node, data, x, y, w, h)
+
+
+def write_back(doc, node, data, x, y, w, h):
+    """Writes the result so that Krita can undo it. `setPixelData` on a layer
+    of the image bypasses the undo stack (Krita 5.1), so the pixels go into a
+    copy of the layer that is not in the image yet; the copy, in "copy"
+    blending mode, is added above the layer and merged down (both undoable:
+    Ctrl+Z twice restores the layer exactly). Returns the resulting node."""
+    parent = node.parentNode()
+    names = [n.name() for n in parent.childNodes()]
+    index = [n.uniqueId() for n in parent.childNodes()].index(node.uniqueId())
+    dup = node.duplicate()
+    dup.setPixelData(bytes(data), x, y, w, h)
+    dup.setBlendingMode("copy")  # merge takes the copy's pixels, alpha included
+    parent.addChildNode(dup, node)
+    doc.waitForDone()
+    dup.mergeDown()  # returns None in some Krita versions: find the result instead
+    doc.waitForDone()
     doc.refreshProjection()
+    children = parent.childNodes()
+    if [n.name() for n in children] != names:
+        raise rb.RestyleError(10, "Krita did not merge the stylized copy as expected: %s" % [n.name() for n in children])
+    return children[index]

@@ -143,15 +143,23 @@ class RestyleExtension(Extension):
         self.selftest_style = os.environ.get("RESTYLE_SELFTEST_STYLE", "")
         k.action(ACTION).trigger()  # the real menu action, dialog included
         doc.waitForDone()
+        layers = lambda: [n for n in doc.topLevelNodes() if n.type() == "paintlayer"]
+        node = layers()[0]  # the merged result replaces the layer
         after = bytes(node.pixelData(0, 0, doc.width(), doc.height()))
         print("RESTYLE-KRITA-GUI action error:", self.last_error, "changed:", before != after, flush=True)
         doc.setBatchmode(True)
         ok = doc.exportImage(out, InfoObject())
         print("RESTYLE-KRITA-GUI exported", ok, out, flush=True)
-        k.action("edit_undo").trigger()
+        for _ in range(2):  # add copy + merge down
+            k.action("edit_undo").trigger()
+            doc.waitForDone()
+        nodes = layers()
+        undone = bytes(nodes[0].pixelData(0, 0, doc.width(), doc.height()))
+        print("RESTYLE-KRITA-GUI undo restores the layer:", len(nodes) == 1 and undone == before, flush=True)
+        k.action("edit_redo").trigger()
+        k.action("edit_redo").trigger()
         doc.waitForDone()
-        undone = bytes(node.pixelData(0, 0, doc.width(), doc.height()))
-        print("RESTYLE-KRITA-GUI undo restores the layer:", undone == before, flush=True)
+        node = layers()[0]
         # A missing style file: message box, layer unchanged, Krita still running.
         current = bytes(node.pixelData(0, 0, doc.width(), doc.height()))
         self.selftest_style = "/nonexistent/style.jpg"
