@@ -34,7 +34,17 @@ pub fn gram_cross(a: &Tensor, b: &Tensor, shift: f64) -> Result<Tensor> {
     if n != nb {
         return Err(Error::InvalidArgument(format!("gram_cross: batch {n} vs {nb}")));
     }
-    let b = if b.dims()[2..] != [h, w] { b.upsample_nearest2d(h, w)? } else { b.clone() };
+    // nearest resize by index_select: differentiable for any size ratio
+    // (candle's upsample backward needs integer factors; pooled sizes are often odd)
+    let b = if b.dims()[2..] != [h, w] {
+        let (hb, wb) = (b.dim(2)?, b.dim(3)?);
+        let ih: Vec<u32> = (0..h).map(|i| (i * hb / h) as u32).collect();
+        let iw: Vec<u32> = (0..w).map(|i| (i * wb / w) as u32).collect();
+        let dev = b.device();
+        b.index_select(&Tensor::new(ih, dev)?, 2)?.index_select(&Tensor::new(iw, dev)?, 3)?
+    } else {
+        b.clone()
+    };
     let a = a.reshape((n, ca, h * w))?;
     let b = b.reshape((n, cb, h * w))?;
     let (a, b) = if shift != 0.0 { ((a + shift)?, (b + shift)?) } else { (a, b) };

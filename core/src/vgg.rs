@@ -15,7 +15,7 @@
 //! Layer names are `relu{B}_{C}` (after the ReLU of conv B_C), as in the papers.
 
 use crate::{Error, Result};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CudaStorage, CustomOp2, Layout, MetalStorage, Shape};
 use candle_nn::VarBuilder;
@@ -271,6 +271,7 @@ impl Features {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Module;
     use std::collections::HashMap;
 
     /// Tiny synthetic VGG16 with deterministic weights.

@@ -150,3 +150,35 @@ fn colour_preservation_modes() {
         assert!((cm[k] - cc[k]).abs() < 1e-3, "cov {k}: {} vs {}", cm[k], cc[k]);
     }
 }
+
+#[test]
+fn improved_preset_runs_coarse_to_fine_and_transfers_style() {
+    let Some(vgg) = vgg() else { return };
+    let content = load("content", "tubingen.jpg");
+    let style = load("style", "starry_night.jpg");
+    let mut cfg = GatysConfig::improved(&vgg);
+    assert_eq!(cfg.style_layers.len(), 13, "all VGG16 conv layers");
+    assert!(cfg.style_layers[0].1 > cfg.style_layers[12].1, "shallow layers weigh more");
+    assert_eq!((cfg.gram_shift, cfg.scales), (-1.0, 3));
+    cfg.size = Some(SIZE);
+    cfg.iterations = 10;
+    let g = Gatys::new(vgg, cfg);
+    let mut stages = Vec::new();
+    let out = g
+        .run(&content, &[StyleImage { image: style.clone(), weight: 1.0 }], 0, &mut |p: &Progress| {
+            if stages.last() != Some(&p.stage) {
+                stages.push(p.stage.clone());
+            }
+            Control::Continue
+        })
+        .unwrap();
+    assert!(out.completed);
+    // 64 px with 3 scales: 16 px is below the 32 px floor, so 32 → 64
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert_eq!((out.image.width, out.image.height), (content.width, content.height));
+    save_for_inspection("gatys_improved.png", &out.image);
+    let (style_out, _) = distances(&g.vgg, &out.image, &style, &content);
+    let (style_content, _) = distances(&g.vgg, &content, &style, &content);
+    eprintln!("improved: style distance {style_content:.4e} → {style_out:.4e}");
+    assert!(style_out * 2.0 <= style_content, "style distance {style_out} vs content's {style_content}");
+}
