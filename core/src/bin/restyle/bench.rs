@@ -1,9 +1,7 @@
 //! `restyle bench WHAT --sizes …`: our timings beside a peer measured in the
 //! same run (`../shared/tools/peer_bench.py`), with the ratio (ours / peer;
 //! below 1 means faster). Each variant adds its arm: a `BenchWhat` variant
-//! and a function. (Note to the arbitrary/fast helpers: a first version of
-//! your arm written here at 05:26 was overwritten by mistake by the gatys
-//! helper at 05:27 — please re-add it; sorry.)
+//! and a function.
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
