@@ -18,6 +18,7 @@ pub mod progress;
 pub mod stylize;
 pub mod tiling;
 pub mod train;
+pub mod train_arbitrary;
 pub mod transformer_net;
 pub mod vgg;
 

@@ -106,8 +106,9 @@ pub fn content_images(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// A random `size`² crop (shorter side resized to `size`), randomly mirrored.
-fn random_crop(img: &RgbImage, size: usize, rng: &mut impl Rng) -> Result<Vec<f32>> {
+/// A random `size`² crop (shorter side resized to `size`), randomly mirrored,
+/// CHW 0..1.
+pub fn random_crop(img: &RgbImage, size: usize, rng: &mut impl Rng) -> Result<Vec<f32>> {
     let s = size as f64 / img.width.min(img.height) as f64;
     let (w, h) = (((img.width as f64 * s).round() as usize).max(size), ((img.height as f64 * s).round() as usize).max(size));
     let r = img.resize(w, h)?;
@@ -264,7 +265,8 @@ impl Trainer {
     }
 }
 
-fn read_step(path: &Path) -> Result<usize> {
+/// The `step` of a `checkpoint.json`.
+pub fn read_step(path: &Path) -> Result<usize> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
