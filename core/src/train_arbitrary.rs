@@ -120,6 +120,37 @@ fn varmap_of(tensors: HashMap<String, Tensor>, device: &Device) -> Result<VarMap
     Ok(vm)
 }
 
+/// Saves `vm` as f32 safetensors tagged `restyle_model = magenta-arbitrary`
+/// and `restyle_part`, so a weights folder holding it is found like the
+/// imported files (`--weights-dir`).
+fn save_canonical(vm: &VarMap, part: &str, path: &Path) -> Result<()> {
+    let data = vm.data().lock().map_err(|_| Error::InvalidArgument("poisoned variable map".into()))?;
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    // candle's safetensors View impl is for another safetensors version: go through bytes.
+    let mut raw = Vec::with_capacity(names.len());
+    for n in names {
+        let t = data[n].as_tensor();
+        let bytes: Vec<u8> = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?.iter().flat_map(|v| v.to_le_bytes()).collect();
+        raw.push((n.clone(), t.dims().to_vec(), bytes));
+    }
+    let views = raw
+        .iter()
+        .map(|(n, shape, bytes)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::InvalidArgument(format!("{n}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let meta: HashMap<String, String> =
+        [("restyle_model", "magenta-arbitrary"), ("restyle_part", part), ("trained_by", "restyle train arbitrary")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    safetensors::serialize_to_file(views, &Some(meta), path)
+        .map_err(|e| Error::InvalidArgument(format!("cannot write {}: {e}", path.display())))
+}
+
 /// Both networks on the variables' current values.
 fn build(predict: &VarMap, transform: &VarMap, device: &Device) -> Result<Arbitrary> {
     Ok(Arbitrary {
@@ -244,9 +275,11 @@ impl ArbitraryTrainer {
     pub fn save_checkpoint(&self) -> Result<()> {
         let dir = &self.cfg.out_dir;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        for (vm, name) in [(&self.predict_vars, PREDICT_SAFETENSORS), (&self.transform_vars, TRANSFORM_SAFETENSORS)] {
+        for (vm, name, part) in
+            [(&self.predict_vars, PREDICT_SAFETENSORS, "predict"), (&self.transform_vars, TRANSFORM_SAFETENSORS, "transform")]
+        {
             let tmp = dir.join(format!("{name}.tmp"));
-            vm.save(&tmp)?;
+            save_canonical(vm, part, &tmp)?;
             std::fs::rename(&tmp, dir.join(name)).map_err(|e| Error::io(format!("write {}", dir.join(name).display()), e))?;
         }
         let json = format!(

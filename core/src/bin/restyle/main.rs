@@ -9,6 +9,7 @@ mod gatys_args;
 mod style_vector;
 mod stylize;
 mod train;
+mod train_arbitrary;
 mod weights;
 
 #[derive(Parser)]

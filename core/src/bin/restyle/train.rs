@@ -20,6 +20,8 @@ pub struct TrainArgs {
 pub enum TrainWhat {
     /// A fast (Johnson) network for one style.
     Fast(FastArgs),
+    /// Fine-tune the arbitrary (Magenta) networks on style and content folders.
+    Arbitrary(crate::train_arbitrary::ArbitraryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +76,7 @@ pub struct FastArgs {
 pub fn run(args: TrainArgs) -> Result<()> {
     match args.what {
         TrainWhat::Fast(a) => fast(a),
+        TrainWhat::Arbitrary(a) => crate::train_arbitrary::run(a),
     }
 }
 

@@ -1,0 +1,134 @@
+//! `restyle train arbitrary --styles DIR --content-dir DIR [--size 256
+//! --batch 4 --steps N --lr 2e-5 --resume]`: fine-tunes the Magenta
+//! arbitrary networks with the VGG16 loss (see `restyle_core::train_arbitrary`).
+
+use anyhow::{Context, Result};
+use clap::Args;
+use restyle_core::device::DeviceChoice;
+use restyle_core::progress::{Control, Progress};
+use restyle_core::train_arbitrary::{load_tensors_dir, ArbitraryTrainConfig, ArbitraryTrainer};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ArbitraryArgs {
+    /// Folder(s) of style paintings (searched recursively for jpg/png); repeatable.
+    #[arg(long = "styles", required = true)]
+    pub style_dirs: Vec<PathBuf>,
+    /// Folder(s) of content photos (searched recursively for jpg/png); repeatable.
+    #[arg(long = "content-dir", required = true)]
+    pub content_dirs: Vec<PathBuf>,
+    /// Output folder: magenta-arbitrary-{predict,transform}.safetensors (load with
+    /// `--weights-dir OUT`), checkpoint.json, loss.csv.
+    #[arg(long, default_value = "restyle-train-arbitrary")]
+    pub out: PathBuf,
+    /// Content crop side (a multiple of 4).
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    /// Style crop side.
+    #[arg(long, default_value_t = 256)]
+    pub style_size: usize,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 2e-5)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub content_weight: f64,
+    #[arg(long, default_value_t = 3.3e4)]
+    pub style_weight: f64,
+    #[arg(long, default_value_t = 20.0)]
+    pub tv_weight: f64,
+    /// Train only the transfer network.
+    #[arg(long)]
+    pub freeze_predict: bool,
+    #[arg(long, default_value_t = 200)]
+    pub checkpoint_every: usize,
+    /// Continue from the checkpoint in OUT.
+    #[arg(long)]
+    pub resume: bool,
+    /// Start from the networks in this folder (canonical safetensors or the
+    /// Magenta ONNX pair) instead of the catalog's magenta-arbitrary.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// VGG16 weights (any file `restyle weights` reads); default: the catalog's vgg16.
+    #[arg(long)]
+    pub vgg: Option<PathBuf>,
+    #[arg(long)]
+    pub weights_dir: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn run(a: ArbitraryArgs) -> Result<()> {
+    let device = a.device.parse::<DeviceChoice>().with_context(|| format!("--device {}", a.device))?.open()?;
+    let opts = crate::stylize::resolve_options(a.weights_dir.as_deref());
+    let vgg_path = match &a.vgg {
+        Some(p) => p.clone(),
+        None => restyle_weights::resolve("vgg16", &opts).context("locating the VGG16 loss network")?,
+    };
+    let vgg = restyle_core::vgg::Vgg::load(&vgg_path, restyle_core::vgg::Pooling::Max, &device)?;
+    let init = match &a.init {
+        Some(dir) => load_tensors_dir(dir)?,
+        None => {
+            let p = restyle_weights::resolve_part("magenta-arbitrary", "predict", &opts)
+                .context("locating the arbitrary style networks")?;
+            let t = restyle_weights::resolve_part("magenta-arbitrary", "transform", &opts)?;
+            restyle_core::train_arbitrary::load_tensors(&p, &t)?
+        }
+    };
+    let cfg = ArbitraryTrainConfig {
+        style_dirs: a.style_dirs,
+        content_dirs: a.content_dirs,
+        out_dir: a.out.clone(),
+        size: a.size,
+        style_size: a.style_size,
+        batch: a.batch,
+        steps: a.steps,
+        lr: a.lr,
+        content_weight: a.content_weight,
+        style_weight: a.style_weight,
+        tv_weight: a.tv_weight,
+        freeze_predict: a.freeze_predict,
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
+        seed: a.seed,
+    };
+    let mut trainer = ArbitraryTrainer::new(cfg, init, vgg, &device)?;
+    let start_step = trainer.step;
+    let bar = indicatif::ProgressBar::new(a.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(start_step as u64);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    // Ctrl-C: save a checkpoint and stop (resume with --resume).
+    let _ = ctrlc::set_handler(move || s2.store(true, std::sync::atomic::Ordering::SeqCst));
+    let t0 = std::time::Instant::now();
+    let mut report = |p: &Progress| {
+        bar.set_position(p.step as u64);
+        let l: Vec<String> = p.losses.iter().map(|(k, v)| format!("{k} {v:.3e}")).collect();
+        bar.set_message(l.join(" "));
+        if stop.load(std::sync::atomic::Ordering::SeqCst) { Control::Cancel } else { Control::Continue }
+    };
+    match trainer.run(&mut report) {
+        Ok(_) | Err(restyle_core::Error::Cancelled) => {}
+        Err(e) => return Err(e.into()),
+    }
+    bar.finish();
+    let done = trainer.step - start_step;
+    if done > 0 {
+        let s = t0.elapsed().as_secs_f64();
+        eprintln!("{done} steps in {s:.1} s ({:.2} s/step)", s / done as f64);
+    }
+    eprintln!(
+        "checkpoint in {} (use: restyle stylize PHOTO --method arbitrary --weights-dir {})",
+        a.out.display(),
+        a.out.display()
+    );
+    Ok(())
+}
