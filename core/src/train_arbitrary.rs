@@ -185,7 +185,7 @@ impl ArbitraryTrainer {
         vgg: Vgg,
         device: &Device,
     ) -> Result<Self> {
-        if cfg.size < 16 || cfg.size % 4 != 0 || cfg.style_size < 32 || cfg.batch == 0 || cfg.steps == 0 {
+        if cfg.size < 16 || !cfg.size.is_multiple_of(4) || cfg.style_size < 32 || cfg.batch == 0 || cfg.steps == 0 {
             return Err(Error::InvalidArgument(
                 "training needs size ≥ 16 and a multiple of 4, style size ≥ 32, batch ≥ 1, steps ≥ 1".into(),
             ));
@@ -321,7 +321,7 @@ impl ArbitraryTrainer {
                 losses: vec![("content", last.content), ("style", last.style), ("tv", last.tv), ("total", last.total)],
             };
             let cancel = progress(&report) == Control::Cancel;
-            if self.step % self.cfg.checkpoint_every.max(1) == 0 || self.step == self.cfg.steps || cancel {
+            if self.step.is_multiple_of(self.cfg.checkpoint_every.max(1)) || self.step == self.cfg.steps || cancel {
                 csv.flush().map_err(io)?;
                 self.save_checkpoint()?;
             }
