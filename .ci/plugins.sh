@@ -21,7 +21,7 @@ t() { local s=$EPOCHREALTIME c="$*"; "$@"; echo "TIMING $(awk "BEGIN{printf \"%.
 
 t .ci/plugins-setup.sh
 t cargo build -q -p restyle-ffi
-LIB=$REPO/target/debug/librestyle.so
+LIB=${CARGO_TARGET_DIR:-$REPO/target}/debug/librestyle.so
 
 # Work folders: one inside the chroot (GIMP), one on the host (Krita).
 G=$R/tmp/restyle-ci; K=$(mktemp -d /tmp/restyle-krita.XXXXXX)
