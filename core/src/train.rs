@@ -222,47 +222,76 @@ impl Trainer {
         crate::image::write_atomic(&self.cfg.out_dir.join("checkpoint.json"), json.as_bytes())
     }
 
-    /// Trains up to `cfg.steps` (counting resumed steps), logging every step
-    /// to `loss.csv` and reporting progress; a cancel saves and stops.
+    /// Trains up to `cfg.steps` (counting resumed steps); see [`run_loop`].
     pub fn run(&mut self, progress: &mut ProgressFn) -> Result<StepLoss> {
-        std::fs::create_dir_all(&self.cfg.out_dir).map_err(|e| Error::io(format!("create {}", self.cfg.out_dir.display()), e))?;
-        let csv_path = self.cfg.out_dir.join("loss.csv");
-        let fresh = self.step == 0 || !csv_path.is_file();
-        let mut csv = std::fs::OpenOptions::new()
-            .create(true)
-            .append(!fresh)
-            .write(true)
-            .truncate(fresh)
-            .open(&csv_path)
-            .map_err(|e| Error::io(format!("open {}", csv_path.display()), e))?;
-        let io = |e| Error::io("write loss.csv", e);
-        if fresh {
-            writeln!(csv, "step,content,style,tv,total,seconds").map_err(io)?;
-        }
-        let t0 = std::time::Instant::now();
-        let mut last = StepLoss::default();
-        while self.step < self.cfg.steps {
-            last = self.train_step()?;
-            let el = t0.elapsed().as_secs_f32();
-            writeln!(csv, "{},{},{},{},{},{:.2}", self.step, last.content, last.style, last.tv, last.total, el).map_err(io)?;
-            let report = Progress {
-                stage: "train".into(),
-                step: self.step,
-                total: self.cfg.steps,
-                losses: vec![("content", last.content), ("style", last.style), ("tv", last.tv), ("total", last.total)],
-            };
-            let cancel = progress(&report) == Control::Cancel;
-            if self.step % self.cfg.checkpoint_every.max(1) == 0 || self.step == self.cfg.steps || cancel {
-                csv.flush().map_err(io)?;
-                self.save_checkpoint()?;
-            }
-            if cancel {
-                return Err(Error::Cancelled);
-            }
-        }
-        csv.flush().map_err(io)?;
-        Ok(last)
+        let (out, steps, every) = (self.cfg.out_dir.clone(), self.cfg.steps, self.cfg.checkpoint_every);
+        run_loop(self, &out, steps, every, progress)
     }
+}
+
+impl TrainLoop for Trainer {
+    fn step(&self) -> usize {
+        self.step
+    }
+    fn train_step(&mut self) -> Result<StepLoss> {
+        Trainer::train_step(self)
+    }
+    fn save_checkpoint(&self) -> Result<()> {
+        Trainer::save_checkpoint(self)
+    }
+}
+
+/// What the shared training loop needs from a trainer (fast or arbitrary).
+pub trait TrainLoop {
+    /// Steps done so far, counting resumed ones.
+    fn step(&self) -> usize;
+    fn train_step(&mut self) -> Result<StepLoss>;
+    fn save_checkpoint(&self) -> Result<()>;
+}
+
+/// Trains up to `steps` (counting resumed steps), logging every step to
+/// `out_dir/loss.csv` (appended to on resume), checkpointing every
+/// `checkpoint_every` steps and at the end, and reporting progress; a cancel
+/// saves a checkpoint and returns [`Error::Cancelled`].
+pub fn run_loop(t: &mut impl TrainLoop, out_dir: &Path, steps: usize, checkpoint_every: usize, progress: &mut ProgressFn) -> Result<StepLoss> {
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(format!("create {}", out_dir.display()), e))?;
+    let csv_path = out_dir.join("loss.csv");
+    let fresh = t.step() == 0 || !csv_path.is_file();
+    let mut csv = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!fresh)
+        .write(true)
+        .truncate(fresh)
+        .open(&csv_path)
+        .map_err(|e| Error::io(format!("open {}", csv_path.display()), e))?;
+    let io = |e| Error::io("write loss.csv", e);
+    if fresh {
+        writeln!(csv, "step,content,style,tv,total,seconds").map_err(io)?;
+    }
+    let t0 = std::time::Instant::now();
+    let mut last = StepLoss::default();
+    while t.step() < steps {
+        last = t.train_step()?;
+        let step = t.step();
+        let el = t0.elapsed().as_secs_f32();
+        writeln!(csv, "{},{},{},{},{},{:.2}", step, last.content, last.style, last.tv, last.total, el).map_err(io)?;
+        let report = Progress {
+            stage: "train".into(),
+            step,
+            total: steps,
+            losses: vec![("content", last.content), ("style", last.style), ("tv", last.tv), ("total", last.total)],
+        };
+        let cancel = progress(&report) == Control::Cancel;
+        if step % checkpoint_every.max(1) == 0 || step == steps || cancel {
+            csv.flush().map_err(io)?;
+            t.save_checkpoint()?;
+        }
+        if cancel {
+            return Err(Error::Cancelled);
+        }
+    }
+    csv.flush().map_err(io)?;
+    Ok(last)
 }
 
 /// The `step` of a `checkpoint.json`.

@@ -18,8 +18,8 @@ use crate::arbitrary::{Arbitrary, PREDICT_ONNX, PREDICT_SAFETENSORS, TRANSFORM_O
 use crate::image::RgbImage;
 use crate::loss;
 use crate::nn::NormStats;
-use crate::progress::{Control, Progress, ProgressFn};
-use crate::train::{content_images, random_crop, read_step, StepLoss, CONTENT_LAYER, STYLE_LAYERS};
+use crate::progress::ProgressFn;
+use crate::train::{content_images, random_crop, read_step, run_loop, StepLoss, TrainLoop, CONTENT_LAYER, STYLE_LAYERS};
 use crate::vgg::Vgg;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
@@ -27,7 +27,6 @@ use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::{Rng, SeedableRng};
 use restyle_weights::import::magenta;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Everything a fine-tuning run needs.
@@ -289,47 +288,22 @@ impl ArbitraryTrainer {
         crate::image::write_atomic(&dir.join("checkpoint.json"), json.as_bytes())
     }
 
-    /// Trains up to `cfg.steps` (counting resumed steps), logging every step
-    /// to `loss.csv` (same columns as [`crate::train`]) and reporting
-    /// progress; a cancel saves and stops.
+    /// Trains up to `cfg.steps` (counting resumed steps) with the shared
+    /// loop of [`crate::train::run_loop`] (same `loss.csv` columns).
     pub fn run(&mut self, progress: &mut ProgressFn) -> Result<StepLoss> {
-        let dir = self.cfg.out_dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        let csv_path = dir.join("loss.csv");
-        let fresh = self.step == 0 || !csv_path.is_file();
-        let mut csv = std::fs::OpenOptions::new()
-            .create(true)
-            .append(!fresh)
-            .write(true)
-            .truncate(fresh)
-            .open(&csv_path)
-            .map_err(|e| Error::io(format!("open {}", csv_path.display()), e))?;
-        let io = |e| Error::io("write loss.csv", e);
-        if fresh {
-            writeln!(csv, "step,content,style,tv,total,seconds").map_err(io)?;
-        }
-        let t0 = std::time::Instant::now();
-        let mut last = StepLoss::default();
-        while self.step < self.cfg.steps {
-            last = self.train_step()?;
-            let el = t0.elapsed().as_secs_f32();
-            writeln!(csv, "{},{},{},{},{},{:.2}", self.step, last.content, last.style, last.tv, last.total, el).map_err(io)?;
-            let report = Progress {
-                stage: "train".into(),
-                step: self.step,
-                total: self.cfg.steps,
-                losses: vec![("content", last.content), ("style", last.style), ("tv", last.tv), ("total", last.total)],
-            };
-            let cancel = progress(&report) == Control::Cancel;
-            if self.step.is_multiple_of(self.cfg.checkpoint_every.max(1)) || self.step == self.cfg.steps || cancel {
-                csv.flush().map_err(io)?;
-                self.save_checkpoint()?;
-            }
-            if cancel {
-                return Err(Error::Cancelled);
-            }
-        }
-        csv.flush().map_err(io)?;
-        Ok(last)
+        let (out, steps, every) = (self.cfg.out_dir.clone(), self.cfg.steps, self.cfg.checkpoint_every);
+        run_loop(self, &out, steps, every, progress)
+    }
+}
+
+impl TrainLoop for ArbitraryTrainer {
+    fn step(&self) -> usize {
+        self.step
+    }
+    fn train_step(&mut self) -> Result<StepLoss> {
+        ArbitraryTrainer::train_step(self)
+    }
+    fn save_checkpoint(&self) -> Result<()> {
+        ArbitraryTrainer::save_checkpoint(self)
     }
 }
