@@ -4,6 +4,7 @@
 //! CLI, the C ABI, the augmentation tool, the plug-ins) go through
 //! [`stylize::Stylizer`], the single entry point.
 
+pub mod adain;
 pub mod arbitrary;
 pub mod color;
 pub mod device;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod gatys;
 pub mod image;
 pub mod loss;
+pub mod methods;
 pub mod multistyle;
 pub mod nn;
 pub mod optim;

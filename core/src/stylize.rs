@@ -52,6 +52,7 @@ pub struct Request {
     pub seed: u64,
     /// Methods driven by a style vector (arbitrary): use this one instead of
     /// the style images' (e.g. read with `--style-vector`, or sampled).
+    /// multistyle26: a blend over its styles, used instead of the method's.
     pub style_vector: Option<Vec<f32>>,
     /// The size (shorter side) style images are seen at; method default if `None`.
     pub style_size: Option<usize>,
@@ -161,6 +162,8 @@ impl Stylizer {
                 Ok(MethodOutput { image, completed: true, native_strength: false })
             }
             Method::MultiStyle26(net, weights, tiling) => {
+                // A request's style vector is a per-image blend (e.g. restyle-augment).
+                let weights = request.style_vector.as_deref().unwrap_or(weights);
                 let image = one_pass(progress, "multistyle26", || net.stylize(work, weights, *tiling))?;
                 Ok(MethodOutput { image, completed: true, native_strength: false })
             }

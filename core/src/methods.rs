@@ -1,0 +1,184 @@
+//! Loading a method: the one place that turns "which network, which
+//! weights" into a [`Method`] ready for a [`crate::stylize::Stylizer`].
+//!
+//! Every front end (the `restyle` CLI, the C ABI, `restyle-augment`) says
+//! *what* to load with a [`MethodSpec`] and *where weights may come from*
+//! with a [`restyle_weights::ResolveOptions`]; [`load`] does the rest, so
+//! `--weights-dir`, `RESTYLE_WEIGHTS_DIR`, the cache and offline mode behave
+//! the same everywhere.
+//!
+//! Gatys (optimisation) is not here yet: it has many knobs (layers, weights,
+//! presets, output snapshots) and only the CLI offers it, through
+//! `core/src/bin/restyle/gatys_args.rs`.
+//!
+//! A new network adds a variant to [`MethodSpec`] and an arm to [`load`]
+//! (and to [`MethodSpec::name`]).
+
+use crate::stylize::Method;
+use crate::tiling::Tiling;
+use crate::transformer_net::{TransformerNet, BUILTIN_MODELS, DEFAULT_MODEL};
+use crate::{arbitrary, multistyle, Error, Result};
+use candle_core::Device;
+use restyle_weights::ResolveOptions;
+use std::path::Path;
+
+/// What to load, independent of any front end.
+#[derive(Clone, Debug)]
+pub enum MethodSpec {
+    /// Arbitrary style transfer (Magenta), with its per-image options.
+    Arbitrary(arbitrary::Options),
+    /// Fast NST (Johnson). `model`: a built-in name, a `.pth`/`.safetensors`
+    /// file, or a model name known to the weights folder / cache (as stored by
+    /// `restyle weights import`, e.g. `mosaic` or `fast-mosaic`); `None` = the
+    /// embedded default.
+    Fast { model: Option<String>, tiling: Tiling },
+    /// The 26-style network with a blend over its styles (one weight per
+    /// style, normalised to sum 1; see [`MethodSpec::multistyle26`]).
+    MultiStyle26 { style_weights: Vec<f32>, tiling: Tiling },
+}
+
+impl MethodSpec {
+    /// multistyle26 from a blend spec: `7` or `3:0.5,12:0.5`.
+    pub fn multistyle26(spec: &str, tiling: Tiling) -> Result<MethodSpec> {
+        let style_weights = multistyle::parse_style_weights(spec, multistyle::NUM_STYLES)?;
+        Ok(MethodSpec::MultiStyle26 { style_weights, tiling })
+    }
+
+    /// The method's name as front ends spell it (`--method`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            MethodSpec::Arbitrary(_) => "arbitrary",
+            MethodSpec::Fast { .. } => "fast",
+            MethodSpec::MultiStyle26 { .. } => "multistyle26",
+        }
+    }
+}
+
+/// Loads the network(s) of `spec` on `device`, finding weights through
+/// `weights` (explicit folder, `RESTYLE_WEIGHTS_DIR`, the cache, the hub
+/// unless offline; see `restyle_weights::resolve`).
+pub fn load(spec: MethodSpec, weights: &ResolveOptions, device: &Device) -> Result<Method> {
+    match spec {
+        MethodSpec::Arbitrary(opts) => Ok(Method::Arbitrary(arbitrary::Arbitrary::load(weights, device)?, opts)),
+        MethodSpec::Fast { model, tiling } => {
+            let net = fast_model(model.as_deref().unwrap_or(DEFAULT_MODEL), weights, device)?;
+            Ok(Method::Fast(Box::new(net), tiling))
+        }
+        MethodSpec::MultiStyle26 { style_weights, tiling } => {
+            if style_weights.len() != multistyle::NUM_STYLES {
+                return Err(Error::InvalidArgument(format!(
+                    "multistyle26 needs {} blend weights, got {}",
+                    multistyle::NUM_STYLES,
+                    style_weights.len()
+                )));
+            }
+            let path = restyle_weights::resolve("multistyle26", weights)?;
+            let net = multistyle::MultiStyle26::load(&path, device)?;
+            Ok(Method::MultiStyle26(Box::new(net), style_weights, tiling))
+        }
+    }
+}
+
+/// `--model NAME|FILE` for fast NST: a built-in network, a file, or a model
+/// the weights folder / cache knows under `NAME` or `fast-NAME`.
+pub fn fast_model(name: &str, weights: &ResolveOptions, device: &Device) -> Result<TransformerNet> {
+    if BUILTIN_MODELS.iter().any(|(n, _)| *n == name) || Path::new(name).is_file() {
+        return crate::transformer_net::load_model(name, device);
+    }
+    let mut tried = vec![name.to_string()];
+    if !name.starts_with("fast-") {
+        tried.push(format!("fast-{name}"));
+    }
+    let mut last = None;
+    for n in &tried {
+        match restyle_weights::resolve(n, weights) {
+            Ok(path) => return TransformerNet::load(&path, device),
+            Err(e) => last = Some(e),
+        }
+    }
+    let builtin: Vec<&str> = BUILTIN_MODELS.iter().map(|(n, _)| *n).collect();
+    Err(Error::InvalidArgument(format!(
+        "fast model '{name}' is not a built-in model ({}), not a file, and not in the weights folder or cache as {} ({}); \
+         import a fast_neural_style .pth with `restyle weights import FILE --name NAME`",
+        builtin.join(", "),
+        tried.join(" or "),
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::RgbImage;
+
+    fn tiling() -> Tiling {
+        Tiling { tile: 512, overlap: 64 }
+    }
+
+    /// Options that see only `dir` (empty cache inside it, never download).
+    fn isolated(dir: &Path) -> ResolveOptions {
+        ResolveOptions {
+            weights_dir: Some(dir.join("weights")),
+            cache_dir: Some(dir.join("cache")),
+            ..ResolveOptions::default()
+        }
+        .offline(true)
+    }
+
+    #[test]
+    fn fast_default_loads_offline_and_stylizes() {
+        let t = tempfile::tempdir().unwrap();
+        let m = load(MethodSpec::Fast { model: None, tiling: tiling() }, &isolated(t.path()), &Device::Cpu).unwrap();
+        let Method::Fast(net, _) = &m else { panic!("not a fast method") };
+        let img = RgbImage { width: 32, height: 24, data: (0..32 * 24 * 3).map(|i| (i % 7) as f32 / 7.0).collect() };
+        let out = net.stylize(&img, tiling()).unwrap();
+        assert_eq!((out.width, out.height), (32, 24));
+        assert!(out.data.iter().zip(&img.data).any(|(a, b)| (a - b).abs() > 0.05), "the network changed nothing");
+    }
+
+    #[test]
+    fn unknown_multistyle_id_is_a_clear_error() {
+        let e = MethodSpec::multistyle26("30", tiling()).unwrap_err().to_string();
+        assert!(e.contains("30") && e.contains("0..25"), "{e}");
+        let e = MethodSpec::multistyle26("3:0.5,x", tiling()).unwrap_err().to_string();
+        assert!(e.contains("'x'"), "{e}");
+        let ok = MethodSpec::multistyle26("3:1,12:3", tiling()).unwrap();
+        let MethodSpec::MultiStyle26 { style_weights, .. } = ok else { unreachable!() };
+        assert_eq!((style_weights[3], style_weights[12], style_weights.len()), (0.25, 0.75, 26));
+        let t = tempfile::tempdir().unwrap();
+        let bad = MethodSpec::MultiStyle26 { style_weights: vec![1.0; 5], tiling: tiling() };
+        let e = load(bad, &isolated(t.path()), &Device::Cpu).err().unwrap().to_string();
+        assert!(e.contains("26") && e.contains('5'), "{e}");
+    }
+
+    #[test]
+    fn missing_weights_give_the_resolve_error() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("weights")).unwrap();
+        let opts = isolated(t.path());
+        let e = load(MethodSpec::multistyle26("0", tiling()).unwrap(), &opts, &Device::Cpu).err().unwrap();
+        assert!(matches!(e, Error::Weights(_)), "{e}");
+        assert!(e.to_string().contains("multistyle26"), "{e}");
+        let e = load(MethodSpec::Arbitrary(arbitrary::Options::default()), &opts, &Device::Cpu).err().unwrap();
+        assert!(matches!(e, Error::Weights(_)), "{e}");
+        let e = load(MethodSpec::Fast { model: Some("mosaic".into()), tiling: tiling() }, &opts, &Device::Cpu).err().unwrap();
+        let msg = e.to_string();
+        assert!(msg.contains("'mosaic'") && msg.contains("fast-mosaic"), "{msg}");
+    }
+
+    #[test]
+    fn fast_model_by_name_from_the_weights_folder() {
+        // A network stored under its own name, as `restyle weights import` does.
+        let t = tempfile::tempdir().unwrap();
+        let opts = isolated(t.path());
+        let src = t.path().join("my-style.safetensors");
+        std::fs::write(&src, BUILTIN_MODELS[0].1).unwrap();
+        let catalog = restyle_weights::catalog::Catalog::builtin();
+        let stored = restyle_weights::import::import_file(&src, &catalog, &opts.models_dir().unwrap(), Some("my-style")).unwrap();
+        assert!(stored.iter().any(|r| r.model == "fast-my-style"), "{stored:?}");
+        for name in ["my-style", "fast-my-style"] {
+            let m = load(MethodSpec::Fast { model: Some(name.into()), tiling: tiling() }, &opts, &Device::Cpu);
+            assert!(matches!(m, Ok(Method::Fast(..))), "{name}: {:?}", m.err());
+        }
+    }
+}
