@@ -167,53 +167,46 @@ impl CallbackProgress {
     }
 }
 
-/// Loads the network(s) for `key.method` from the context's weights.
+/// Loads the network(s) for `key.method` through the core's loader.
 fn load_method(ctx: &Context, key: &Key, device: &candle_core::Device) -> FfiResult<Method> {
     use crate::status::RESTYLE_ERR_WEIGHTS;
+    use restyle_core::methods::{self, MethodSpec};
     // Any failure while loading is about the weights (missing, wrong file),
     // except a device that cannot be used.
     let weights_err = |e: restyle_core::Error| match e {
         restyle_core::Error::Device(_) => FfiError::from(e),
         e => FfiError::new(RESTYLE_ERR_WEIGHTS, e.to_string()),
     };
-    match key.method {
-        crate::RESTYLE_METHOD_ARBITRARY => {
-            use restyle_core::arbitrary::{Arbitrary, Options};
-            let net = match ctx.weights_dir.as_deref() {
-                Some(dir) => Arbitrary::load_dir(dir, device),
-                // No folder given: the user's restyle cache. A filter inside
-                // an editor never downloads behind the user's back.
-                None => Arbitrary::load(&restyle_weights::ResolveOptions::default().offline(true), device),
-            };
-            Ok(Method::Arbitrary(net.map_err(weights_err)?, Options::default()))
-        }
+    let tiling = restyle_core::arbitrary::Options::default().tiling;
+    let spec = match key.method {
+        crate::RESTYLE_METHOD_ARBITRARY => MethodSpec::Arbitrary(restyle_core::arbitrary::Options::default()),
         crate::RESTYLE_METHOD_MULTISTYLE26 => {
-            use restyle_core::multistyle::MultiStyle26;
-            let dirs: Vec<PathBuf> = ctx.weights_dir.iter().cloned().collect();
-            let net = MultiStyle26::load_default(&dirs, device).map_err(weights_err)?;
-            let n = net.num_styles();
+            let n = restyle_core::multistyle::NUM_STYLES;
             if key.style_weights.len() != n {
                 return Err(FfiError::invalid(format!(
                     "multistyle26 needs params.style_weights with {n} blend weights (got {})",
                     key.style_weights.len()
                 )));
             }
-            let tiling = restyle_core::arbitrary::Options::default().tiling;
-            Ok(Method::MultiStyle26(Box::new(net), key.style_weights.clone(), tiling))
+            MethodSpec::MultiStyle26 { style_weights: key.style_weights.clone(), tiling }
         }
         crate::RESTYLE_METHOD_FAST => {
-            use restyle_core::transformer_net::{load_model, DEFAULT_MODEL};
-            let name = match &key.model {
-                Some(p) => p.to_str().ok_or_else(|| FfiError::invalid("params.model_path is not valid UTF-8"))?.to_string(),
-                None => DEFAULT_MODEL.to_string(),
+            let model = match &key.model {
+                Some(p) => Some(p.to_str().ok_or_else(|| FfiError::invalid("params.model_path is not valid UTF-8"))?.to_string()),
+                None => None,
             };
-            let net = load_model(&name, device).map_err(weights_err)?;
-            Ok(Method::Fast(Box::new(net), restyle_core::arbitrary::Options::default().tiling))
+            MethodSpec::Fast { model, tiling }
         }
-        m @ (crate::RESTYLE_METHOD_GATYS | crate::RESTYLE_METHOD_GATYS_IMPROVED) => Err(FfiError::new(
-            RESTYLE_ERR_UNSUPPORTED_METHOD,
-            format!("method {m} (optimisation) is not available through the C ABI of this build yet; use the restyle CLI"),
-        )),
-        other => Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not a RESTYLE_METHOD_* value"))),
-    }
+        m @ (crate::RESTYLE_METHOD_GATYS | crate::RESTYLE_METHOD_GATYS_IMPROVED) => {
+            return Err(FfiError::new(
+                RESTYLE_ERR_UNSUPPORTED_METHOD,
+                format!("method {m} (optimisation) is not available through the C ABI of this build yet; use the restyle CLI"),
+            ))
+        }
+        other => return Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not a RESTYLE_METHOD_* value"))),
+    };
+    // The context's folder (or RESTYLE_WEIGHTS_DIR), then the user's restyle
+    // cache. A filter inside an editor never downloads behind the user's back.
+    let weights = restyle_weights::ResolveOptions { weights_dir: ctx.weights_dir.clone(), ..Default::default() }.offline(true);
+    methods::load(spec, &weights, device).map_err(weights_err)
 }

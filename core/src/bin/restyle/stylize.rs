@@ -7,7 +7,8 @@ use restyle_core::arbitrary::{self, Arbitrary};
 use restyle_core::device::DeviceChoice;
 use restyle_core::image;
 use restyle_core::progress::{Control, Progress};
-use restyle_core::stylize::{Method, PreserveColor, Request, StyleImage, Stylizer};
+use restyle_core::methods::{self, MethodSpec};
+use restyle_core::stylize::{PreserveColor, Request, StyleImage, Stylizer};
 use restyle_core::tiling::Tiling;
 use std::path::{Path, PathBuf};
 
@@ -133,31 +134,22 @@ pub fn run(args: StylizeArgs) -> Result<()> {
         None => None,
     };
     let tiling = Tiling { tile: args.tile, overlap: args.tile_overlap };
-    let method = match method_name {
-        MethodName::Fast => {
-            let name = args.model.as_deref().unwrap_or(restyle_core::transformer_net::DEFAULT_MODEL);
-            let net = restyle_core::transformer_net::load_model(name, &device)?;
-            Method::Fast(Box::new(net), tiling)
+    let weights = resolve_options(args.weights_dir.as_deref());
+    let spec = match method_name {
+        MethodName::Fast => Some(MethodSpec::Fast { model: args.model.clone(), tiling }),
+        MethodName::Multistyle26 => Some(MethodSpec::multistyle26(&args.style_id, tiling)?),
+        MethodName::Arbitrary => Some(MethodSpec::Arbitrary(arbitrary::Options { tiling, stats_max_side: args.tile, ..Default::default() })),
+        // Optimisation has its own many knobs (gatys_args).
+        MethodName::Gatys => None,
+    };
+    let method = match spec {
+        Some(spec) => {
+            let what = spec.name();
+            methods::load(spec, &weights, &device).with_context(|| format!("loading the {what} network"))?
         }
-        MethodName::Multistyle26 => {
-            let path = restyle_weights::resolve("multistyle26", &resolve_options(args.weights_dir.as_deref()))
-                .context("locating multistyle26")?;
-            let net = restyle_core::multistyle::MultiStyle26::load(&path, &device)?;
-            let weights = restyle_core::multistyle::parse_style_weights(&args.style_id, net.num_styles())?;
-            Method::MultiStyle26(Box::new(net), weights, tiling)
-        }
-        MethodName::Gatys => {
+        None => {
             let out = args.output.clone().unwrap_or_else(|| default_output(&args.content));
-            crate::gatys_args::method(&args.gatys, &resolve_options(args.weights_dir.as_deref()), &device, &out)?
-        }
-        MethodName::Arbitrary => {
-            let net = load_arbitrary(args.weights_dir.as_deref(), &device)?;
-            let opts = arbitrary::Options {
-                tiling: Tiling { tile: args.tile, overlap: args.tile_overlap },
-                stats_max_side: args.tile,
-                ..Default::default()
-            };
-            Method::Arbitrary(net, opts)
+            crate::gatys_args::method(&args.gatys, &weights, &device, &out)?
         }
     };
     let request = Request {
