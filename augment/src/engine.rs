@@ -13,7 +13,10 @@ use restyle_core::stylize::{Request, StyleImage, Stylizer};
 #[derive(Clone, Debug)]
 pub enum PreparedStyle {
     Image(RgbImage),
+    /// A style vector (arbitrary) or a blend over the network's styles (multistyle26).
     Vector(Vec<f32>),
+    /// The network's own single style (fast NST).
+    Own,
 }
 
 pub trait Engine {
@@ -72,6 +75,7 @@ impl Engine for CoreEngine {
         match style {
             PreparedStyle::Image(img) => request.styles = vec![StyleImage { image: img.clone(), weight: 1.0 }],
             PreparedStyle::Vector(v) => request.style_vector = Some(v.clone()),
+            PreparedStyle::Own => {}
         }
         let out = self.stylizer.stylize(content, &request, &mut restyle_core::progress::silent())?;
         Ok(out.picture)

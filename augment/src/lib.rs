@@ -8,6 +8,7 @@
 //! every file atomically, journals what is done so that `--resume` and
 //! sharded runs can trust it, and finally writes a manifest and a report.
 
+pub mod classes;
 pub mod engine;
 pub mod error;
 pub mod layout;

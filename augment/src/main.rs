@@ -42,9 +42,13 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct EngineArgs {
-    /// Network: arbitrary (Magenta/Ghiasi, default; needed for --random-style), multistyle26 or fast.
+    /// Network: arbitrary (Magenta/Ghiasi: --styles DIR or --random-style), multistyle26 (its 26 styles:
+    /// one per output, --style-ids to restrict, --random-style for blends) or fast (one style: --model).
     #[arg(long, default_value = "arbitrary")]
     method: String,
+    /// fast: a built-in network (starry_night, the default), a .pth/.safetensors file, or a name imported with `restyle weights import`.
+    #[arg(long)]
+    model: Option<String>,
     /// Folder with the weights (default: RESTYLE_WEIGHTS_DIR).
     #[arg(long)]
     weights_dir: Option<PathBuf>,
@@ -58,12 +62,16 @@ struct StyleArgs {
     /// Folder of style images; each output takes one at random.
     #[arg(long, conflicts_with = "random_style")]
     styles: Option<PathBuf>,
-    /// Random style vectors z ~ N(μ, Σ) (Style Augmentation); μ, Σ from --style-distribution or the shipped default.
+    /// arbitrary: random style vectors z ~ N(μ, Σ) (Style Augmentation), μ, Σ from --style-distribution or the
+    /// shipped default; multistyle26: a random blend of two of its styles per output.
     #[arg(long)]
     random_style: bool,
     /// A distribution written by `fit-styles` (JSON), or a folder of paintings to fit one from.
     #[arg(long, requires = "random_style")]
     style_distribution: Option<PathBuf>,
+    /// multistyle26: draw only from these style ids (e.g. 0,3,7; default all 26).
+    #[arg(long, value_delimiter = ',')]
+    style_ids: Vec<usize>,
 }
 
 #[derive(Args)]
@@ -133,7 +141,34 @@ struct BenchArgs {
     engine: EngineArgs,
 }
 
-fn style_source(args: &StyleArgs, engine: &dyn Engine) -> Result<StyleSource> {
+fn style_source(args: &StyleArgs, engine_args: &EngineArgs, engine: &dyn Engine) -> Result<StyleSource> {
+    let method = engine_args.method.as_str();
+    if method != "arbitrary" && args.styles.is_some() {
+        bail!("--styles DIR needs --method arbitrary (multistyle26 and fast use their own trained styles)");
+    }
+    if method != "multistyle26" && !args.style_ids.is_empty() {
+        bail!("--style-ids is for --method multistyle26");
+    }
+    if method != "arbitrary" && args.style_distribution.is_some() {
+        bail!("--style-distribution is for --method arbitrary (style vectors)");
+    }
+    if method == "fast" {
+        if args.random_style {
+            bail!("--method fast has one style (its model's); for random styles use --method multistyle26 or arbitrary");
+        }
+        let model = engine_args.model.clone().unwrap_or_else(|| restyle_core::transformer_net::DEFAULT_MODEL.to_string());
+        return Ok(StyleSource::Fixed(model));
+    }
+    if method == "multistyle26" {
+        let total = restyle_core::multistyle::NUM_STYLES;
+        let mut ids = if args.style_ids.is_empty() { (0..total).collect() } else { args.style_ids.clone() };
+        ids.sort_unstable();
+        ids.dedup();
+        if let Some(bad) = ids.iter().find(|i| **i >= total) {
+            bail!("--style-ids: {bad} is not a multistyle26 style (0..{})", total - 1);
+        }
+        return Ok(StyleSource::Builtin { ids, total, blend: args.random_style });
+    }
     if let Some(dir) = &args.styles {
         return Ok(StyleSource::Images { dir: dir.clone(), files: list_style_images(dir)? });
     }
@@ -165,8 +200,8 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(a) => {
-            let engine = engines::load(&a.engine.method, a.engine.weights_dir.as_deref(), &a.engine.device)?;
-            let styles = style_source(&a.style, engine.as_ref())?;
+            let engine = load_engine(&a.engine)?;
+            let styles = style_source(&a.style, &a.engine, engine.as_ref())?;
             let (shard, from) = Shard::resolve(a.shard.as_deref(), a.shard_count, |k| std::env::var(k).ok())?;
             let plan = PlanOptions {
                 seed: a.seed,
@@ -226,7 +261,7 @@ fn main() -> Result<()> {
             );
         }
         Command::FitStyles { dir, output, engine } => {
-            let engine = engines::load(&engine.method, engine.weights_dir.as_deref(), &engine.device)?;
+            let engine = load_engine(&engine)?;
             let dist = fit(&dir, engine.as_ref())?;
             restyle_core::image::write_atomic(&output, dist.to_json().as_bytes())?;
             eprintln!("fitted N(μ, Σ) to {} style vectors of dimension {} → {}", dist.count, dist.dim, output.display());
@@ -237,12 +272,12 @@ fn main() -> Result<()> {
 }
 
 fn bench(b: BenchArgs) -> Result<()> {
-    let engine = engines::load(&b.engine.method, b.engine.weights_dir.as_deref(), &b.engine.device)?;
+    let engine = load_engine(&b.engine)?;
     let mut style_args = b.style.clone();
-    if style_args.styles.is_none() && !style_args.random_style {
+    if b.engine.method == "arbitrary" && style_args.styles.is_none() && !style_args.random_style {
         style_args.random_style = true;
     }
-    let styles = style_source(&style_args, engine.as_ref())?;
+    let styles = style_source(&style_args, &b.engine, engine.as_ref())?;
     let sizes: Vec<usize> = b.sizes.split(',').map(|s| s.trim().parse()).collect::<std::result::Result<_, _>>().context("--sizes")?;
     println!("restyle-augment bench: {} on {} ({} images per size), {}", engine.describe(), b.input.display(), b.limit, threads());
     let mut ours = Vec::new();
@@ -291,6 +326,10 @@ fn bench(b: BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn load_engine(e: &EngineArgs) -> Result<Box<dyn Engine>> {
+    engines::load(&e.method, e.model.as_deref(), e.weights_dir.as_deref(), &e.device)
 }
 
 fn threads() -> String {

@@ -34,6 +34,10 @@ pub struct Entry {
     pub group: String,
     /// 0: unchanged copy; 1..: stylized copy number.
     pub copy: u32,
+    /// The engine of a stylized copy (`arbitrary`, `multistyle26`, `fast:MODEL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Its style: image file, `random:KEY`, multistyle26 id or blend, or the fast model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +122,7 @@ mod tests {
             output: out.into(),
             group: "g".into(),
             copy: 1,
+            method: Some("arbitrary".into()),
             style: Some("wave.jpg".into()),
             strength: Some(0.7),
             seed: Some(42),

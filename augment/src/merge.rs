@@ -4,6 +4,7 @@
 //! sharded runs call it once through `restyle-augment merge` after every
 //! shard has finished. The result does not depend on how the work was split.
 
+use crate::classes::{ClassCounts, Counter};
 use crate::layout::{self, Dataset};
 use crate::manifest::{self, Entry, MANIFEST_FILE, REPORT_FILE};
 use crate::run::{self, RunConfig, ShardDone, Skipped};
@@ -33,6 +34,13 @@ pub struct Report {
     pub label_files: usize,
     /// Per class (class folders, CSV label column) or split (YOLO, masks, COCO file).
     pub groups: BTreeMap<String, GroupCounts>,
+    /// Output images and objects per class (YOLO class id, COCO category
+    /// name, class folder, CSV label; see [`crate::classes`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub classes: BTreeMap<String, ClassCounts>,
+    /// The same per split, when the layout has splits.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub classes_per_split: BTreeMap<String, BTreeMap<String, ClassCounts>>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -135,6 +143,11 @@ fn finalize(out: &Path, ds: &Dataset, config: &RunConfig, entries: &[Entry], ski
         }
         label_files += e.labels.len();
     }
+    let mut counter = Counter::new(ds);
+    for item in &ds.items {
+        counter.add(item, by_source.get(item.rel.as_str()).map_or(0, Vec::len))?;
+    }
+    let classes = counter.finish();
     let report = Report {
         format: ds.format.to_string(),
         input: config.input.clone(),
@@ -144,6 +157,8 @@ fn finalize(out: &Path, ds: &Dataset, config: &RunConfig, entries: &[Entry], ski
         unchanged,
         label_files,
         groups,
+        classes: classes.classes,
+        classes_per_split: classes.splits,
         skipped,
     };
     write_file(out, REPORT_FILE, (serde_json::to_string_pretty(&report).expect("report serialises") + "\n").as_bytes())?;

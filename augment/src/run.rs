@@ -309,6 +309,7 @@ pub fn run(opts: &RunOptions, styles: &StyleSource, engine: &dyn Engine) -> Resu
         let out = &out;
         let journal = &journal;
         let bar = &bar;
+        let method = config.engine.as_str();
 
         // Reader: decode a chunk in parallel.
         let mut todo_iter = todo.into_iter();
@@ -329,7 +330,7 @@ pub fn run(opts: &RunOptions, styles: &StyleSource, engine: &dyn Engine) -> Resu
         let writer = scope.spawn(move || -> Result<Vec<Skipped>> {
             let mut skipped = Vec::new();
             for chunk in styled_rx {
-                let results: Vec<Result<Option<Skipped>>> = chunk.into_par_iter().map(|s| write(input, out, journal, styles, s)).collect();
+                let results: Vec<Result<Option<Skipped>>> = chunk.into_par_iter().map(|s| write(input, out, journal, styles, method, s)).collect();
                 for r in results {
                     if let Some(s) = r? {
                         skipped.push(s);
@@ -424,6 +425,13 @@ fn prepared_style<'a>(
             cache.insert(usize::MAX, PreparedStyle::Vector(dist.sample_key(key)));
             Ok(&cache[&usize::MAX])
         }
+        (StyleSource::Builtin { .. }, draw) => {
+            let blend = styles.blend(draw).ok_or_else(|| Error::Usage("no blend for a built-in style".into()))?;
+            cache.clear();
+            cache.insert(usize::MAX, PreparedStyle::Vector(blend));
+            Ok(&cache[&usize::MAX])
+        }
+        (StyleSource::Fixed(_), _) => Ok(cache.entry(usize::MAX).or_insert(PreparedStyle::Own)),
         _ => Err(Error::Usage("style draw does not match the style source".into())),
     }
 }
@@ -443,7 +451,7 @@ fn decode(input: &Path, work: Work) -> Decoded {
 
 /// Writes every output of one source (image + label copies), then journals
 /// them. Returns the skip reason for a source that could not be processed.
-fn write(input: &Path, out: &Path, journal: &Journal, styles: &StyleSource, s: Styled) -> Result<Option<Skipped>> {
+fn write(input: &Path, out: &Path, journal: &Journal, styles: &StyleSource, method: &str, s: Styled) -> Result<Option<Skipped>> {
     let item = &s.work.item;
     let pictures = match s.result {
         Ok(p) => p,
@@ -485,6 +493,7 @@ fn write(input: &Path, out: &Path, journal: &Journal, styles: &StyleSource, s: S
             output: p.output.clone(),
             group: item.group.clone(),
             copy: p.copy,
+            method: st.map(|_| method.to_string()),
             style: st.map(|st| styles.label(st.style)),
             strength: st.map(|st| st.strength),
             seed: st.map(|st| st.seed),
