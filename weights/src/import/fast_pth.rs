@@ -46,7 +46,8 @@ pub fn import(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Ok(out)
 }
 
-fn read_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
+/// Also used by the AdaIN importer (same container, other keys).
+pub(crate) fn read_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let read = |key: Option<&str>| candle_core::pickle::read_all_with_key(path, key);
     let tensors = read(None).map_err(|e| Error::Format(format!("{}: cannot read PyTorch file: {e}", path.display())))?;
     if !tensors.is_empty() {

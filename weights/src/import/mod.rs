@@ -11,6 +11,7 @@ pub mod vgg;
 pub mod magenta;
 pub mod multistyle26;
 pub mod fast_pth;
+pub mod adain;
 
 use crate::catalog::{Catalog, Model, Part, Source, SourceKind};
 use crate::resolve::{canonical_model_of, sha256_file, store, Record, SourceRecord};
@@ -104,6 +105,8 @@ pub fn run_importer(importer: &str, path: &Path) -> Result<Vec<(String, Tensor)>
         "vgg" => vgg::import(&path),
         "multistyle26" => multistyle26::import(&path),
         "fast" => fast_pth::import(&path),
+        "adain-vgg" => adain::import_vgg(&path),
+        "adain-decoder" => adain::import_decoder(&path),
         "canonical" => {
             let t = candle_core::safetensors::load(&path, &candle_core::Device::Cpu)?;
             let mut v: Vec<_> = t.into_iter().collect();
@@ -320,9 +323,12 @@ fn detect_target(path: &Path, kind: FileKind, catalog: &Catalog, name: Option<&s
             importer: "fast".into(),
         });
     }
+    if let Some(p) = adain::part_of(&names) {
+        return cat("adain", p.name(), &format!("adain-{}", p.name()));
+    }
     let sample: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
     Err(Error::Format(format!(
-        "{}: not a network restyle knows (tensors {:?}…); known: VGG16/19 (Keras ONNX, torchvision/timm), Magenta arbitrary, multistyle26, fast_neural_style .pth",
+        "{}: not a network restyle knows (tensors {:?}…); known: VGG16/19 (Keras ONNX, torchvision/timm), Magenta arbitrary, multistyle26, fast_neural_style .pth, AdaIN vgg_normalised.pth / decoder.pth",
         path.display(),
         sample
     )))
