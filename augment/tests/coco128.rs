@@ -25,6 +25,10 @@ fn coco128() -> PathBuf {
 
 /// A YOLO dataset of the subset (images, labels, config files) under `root`.
 fn subset(root: &Path) {
+    subset_of(root, SUBSET)
+}
+
+fn subset_of(root: &Path, stems: &[&str]) {
     let src = coco128();
     std::fs::create_dir_all(root).unwrap();
     for f in ["classes.txt", "config.yaml"] {
@@ -32,7 +36,7 @@ fn subset(root: &Path) {
     }
     std::fs::create_dir_all(root.join("images/train2017")).unwrap();
     std::fs::create_dir_all(root.join("labels/train2017")).unwrap();
-    for s in SUBSET {
+    for s in stems {
         std::fs::copy(src.join(format!("images/train2017/{s}.jpg")), root.join(format!("images/train2017/{s}.jpg"))).unwrap();
         let label = src.join(format!("labels/train2017/{s}.txt"));
         if label.exists() {
@@ -239,5 +243,127 @@ fn class_folders_with_copies_originals_and_fraction() {
         }
         let n = std::fs::read_dir(out.join(class)).unwrap().count() as u64;
         assert!(n >= 3, "class folder {class} kept");
+    }
+}
+
+/// Six images (one grayscale, one unlabelled) for the multistyle26 / fast engines.
+const SIX: &[&str] = &["000000000009", "000000000025", "000000000030", "000000000086", "000000000250", "000000000077"];
+
+fn manifest(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("augment-manifest.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Every output image keeps its source's size and mode and changed; every
+/// label file is byte-identical and none is invented.
+fn check_outputs(input: &Path, files: &BTreeMap<String, Vec<u8>>, stems: &[&str], min_change: f64) {
+    for s in stems {
+        let rel = format!("images/train2017/{s}.jpg");
+        let src = image::open(input.join(&rel)).unwrap();
+        let out = image::load_from_memory(&files[&rel]).unwrap();
+        assert_eq!((out.width(), out.height(), out.color()), (src.width(), src.height(), src.color()), "{rel}: size and mode kept");
+        let d = mean_abs_diff(&src, &out);
+        assert!(d > min_change, "{rel}: pixels barely changed ({d})");
+        let label = format!("labels/train2017/{s}.txt");
+        match std::fs::read(input.join(&label)) {
+            Ok(bytes) => assert_eq!(files.get(&label), Some(&bytes), "{label} byte-identical"),
+            Err(_) => assert!(!files.contains_key(&label), "{label}: no label invented"),
+        }
+    }
+}
+
+/// multistyle26 on real COCO images: labels intact, pixels changed, styles
+/// drawn from --style-ids and recorded, deterministic; --random-style
+/// blends; the report's per-class counts match the output's label files.
+#[test]
+fn multistyle26_engine_end_to_end() {
+    let Some(onnx) = restyle_weights::testing::real_weights("multistyle26.onnx") else { return };
+    let w = onnx.parent().unwrap().to_path_buf();
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("six");
+    subset_of(&input, SIX);
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = vec!["run", input.to_str().unwrap(), out.to_str().unwrap(), "--method", "multistyle26", "--seed", "5", "--size", "128"];
+        a.extend_from_slice(extra);
+        augment(&a, &w)
+    };
+    let out = t.path().join("ms");
+    ok(run(&out, &["--style-ids", "3,7,12", "--strength", "0.7..1"]));
+    let files = snapshot(&out);
+    check_outputs(&input, &files, SIX, 0.03);
+    let entries = manifest(&out);
+    assert_eq!(entries.len(), SIX.len());
+    let mut styles = std::collections::BTreeSet::new();
+    for e in &entries {
+        assert_eq!(e["method"], "multistyle26");
+        let s = e["style"].as_str().unwrap();
+        assert!(["3", "7", "12"].contains(&s), "style id {s} outside --style-ids");
+        styles.insert(s.to_string());
+    }
+    assert!(styles.len() >= 2, "every output got the same style: {styles:?}");
+    let again = t.path().join("again");
+    ok(run(&again, &["--style-ids", "3,7,12", "--strength", "0.7..1"]));
+    assert_eq!(snapshot(&again), files, "same seed → byte-identical dataset");
+
+    // Per-class counts, computed here from the output's own label files.
+    let mut classes: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for e in &entries {
+        let label = e["output"].as_str().unwrap().replace("images/", "labels/").replace(".jpg", ".txt");
+        let Some(bytes) = files.get(&label) else { continue };
+        let mut objects: BTreeMap<String, u64> = BTreeMap::new();
+        for line in String::from_utf8_lossy(bytes).lines() {
+            if let Some(class) = line.split_whitespace().next() {
+                *objects.entry(class.to_string()).or_default() += 1;
+            }
+        }
+        for (class, n) in objects {
+            let c = classes.entry(class).or_default();
+            c.0 += 1;
+            c.1 += n;
+        }
+    }
+    assert!(classes.len() > 3, "{classes:?}");
+    let report: serde_json::Value = serde_json::from_slice(&files["augment-report.json"]).unwrap();
+    for table in [&report["classes"], &report["classes_per_split"]["train2017"]] {
+        let got: BTreeMap<String, (u64, u64)> = table
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), (v["images"].as_u64().unwrap(), v["objects"].as_u64().unwrap())))
+            .collect();
+        assert_eq!(got, classes, "report per-class counts");
+    }
+
+    // Random blends of two allowed styles, recorded as a --style-id spec.
+    let blend = t.path().join("blend");
+    ok(run(&blend, &["--random-style", "--style-ids", "4,9", "--limit", "2"]));
+    for e in manifest(&blend) {
+        let s = e["style"].as_str().unwrap();
+        let ids: Vec<&str> = s.split(',').map(|p| p.split(':').next().unwrap()).collect();
+        assert_eq!(ids, ["4", "9"], "blend {s}");
+    }
+
+    // Style images are for the arbitrary network only.
+    let mut c = run(&t.path().join("bad"), &["--styles", input.to_str().unwrap()]);
+    let o = c.output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--method arbitrary"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The fast engine with its embedded network: no weights at all.
+#[test]
+fn fast_engine_with_the_embedded_model() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("three");
+    subset_of(&input, &SIX[2..5]);
+    let no_weights = t.path().join("no-weights");
+    std::fs::create_dir_all(&no_weights).unwrap();
+    let out = t.path().join("fast");
+    let mut c = augment(&["run", input.to_str().unwrap(), out.to_str().unwrap(), "--method", "fast", "--size", "96", "--strength", "0.8"], &no_weights);
+    c.env("RESTYLE_OFFLINE", "1").env("RESTYLE_CACHE_DIR", t.path().join("cache"));
+    ok(c);
+    let files = snapshot(&out);
+    check_outputs(&input, &files, &SIX[2..5], 0.03);
+    for e in manifest(&out) {
+        assert_eq!((e["method"].as_str(), e["style"].as_str()), (Some("fast:starry_night"), Some("starry_night")));
+        assert!((e["strength"].as_f64().unwrap() - 0.8).abs() < 1e-6);
     }
 }

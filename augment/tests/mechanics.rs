@@ -26,6 +26,7 @@ impl Engine for Invert {
         let tint = match style {
             PreparedStyle::Image(i) => i.data[0],
             PreparedStyle::Vector(v) => v[0].clamp(0.0, 1.0),
+            PreparedStyle::Own => 0.5,
         };
         let data = content.rgb.data.iter().map(|x| (1.0 - strength) * x + strength * (1.0 - x) * 0.5 + 0.5 * strength * tint).collect();
         Ok(content.with_rgb(RgbImage::new(content.width(), content.height(), data)?)?)
