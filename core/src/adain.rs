@@ -265,11 +265,23 @@ impl AdaIN {
         Self::from_tensors(all, device)
     }
 
-    /// The catalog model `adain`: a weights folder holding the upstream
-    /// files, or the cache after `restyle weights import`.
-    pub fn load(opts: &restyle_weights::ResolveOptions, device: &Device) -> Result<Self> {
-        let tensors = restyle_weights::catalog::Catalog::builtin().load("adain", opts, &Device::Cpu)?;
-        Self::from_tensors(tensors, device)
+    /// Each part from the file given, else from the catalog model `adain`
+    /// (a weights folder holding the upstream files by name, or the cache
+    /// after `restyle weights import`).
+    pub fn open(
+        vgg: Option<&Path>,
+        decoder: Option<&Path>,
+        weights: &restyle_weights::ResolveOptions,
+        device: &Device,
+    ) -> Result<Self> {
+        let catalog = restyle_weights::catalog::Catalog::builtin();
+        let path = |given: Option<&Path>, part: Part| -> Result<std::path::PathBuf> {
+            match given {
+                Some(p) => Ok(p.to_path_buf()),
+                None => Ok(catalog.resolve_part("adain", part.name(), weights)?),
+            }
+        };
+        Self::from_files(&path(vgg, Part::Vgg)?, &path(decoder, Part::Decoder)?, device)
     }
 
     pub fn config(&self) -> Config {

@@ -17,10 +17,10 @@
 use crate::stylize::Method;
 use crate::tiling::Tiling;
 use crate::transformer_net::{TransformerNet, BUILTIN_MODELS, DEFAULT_MODEL};
-use crate::{arbitrary, multistyle, Error, Result};
+use crate::{adain, arbitrary, multistyle, Error, Result};
 use candle_core::Device;
 use restyle_weights::ResolveOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What to load, independent of any front end.
 #[derive(Clone, Debug)]
@@ -35,6 +35,9 @@ pub enum MethodSpec {
     /// The 26-style network with a blend over its styles (one weight per
     /// style, normalised to sum 1; see [`MethodSpec::multistyle26`]).
     MultiStyle26 { style_weights: Vec<f32>, tiling: Tiling },
+    /// AdaIN: the two files of naoto0804/pytorch-AdaIN; a part not given is
+    /// resolved from the weights folder / cache (catalog model `adain`).
+    AdaIN { vgg: Option<PathBuf>, decoder: Option<PathBuf>, options: adain::Options },
 }
 
 impl MethodSpec {
@@ -50,6 +53,7 @@ impl MethodSpec {
             MethodSpec::Arbitrary(_) => "arbitrary",
             MethodSpec::Fast { .. } => "fast",
             MethodSpec::MultiStyle26 { .. } => "multistyle26",
+            MethodSpec::AdaIN { .. } => "adain",
         }
     }
 }
@@ -75,6 +79,10 @@ pub fn load(spec: MethodSpec, weights: &ResolveOptions, device: &Device) -> Resu
             let path = restyle_weights::resolve("multistyle26", weights)?;
             let net = multistyle::MultiStyle26::load(&path, device)?;
             Ok(Method::MultiStyle26(Box::new(net), style_weights, tiling))
+        }
+        MethodSpec::AdaIN { vgg, decoder, options } => {
+            let net = adain::AdaIN::open(vgg.as_deref(), decoder.as_deref(), weights, device)?;
+            Ok(Method::AdaIN(Box::new(net), options))
         }
     }
 }

@@ -20,6 +20,8 @@ pub enum Method {
     Fast(Box<crate::transformer_net::TransformerNet>, crate::tiling::Tiling),
     /// The 26-style CIN network with a style blend (weights sum to 1).
     MultiStyle26(Box<crate::multistyle::MultiStyle26>, Vec<f32>, crate::tiling::Tiling),
+    /// AdaIN (Huang & Belongie): any style image(s); strength = α.
+    AdaIN(Box<crate::adain::AdaIN>, crate::adain::Options),
 }
 
 /// A style image with its blend weight (weights are normalised to sum 1).
@@ -160,6 +162,14 @@ impl Stylizer {
             Method::Fast(net, tiling) => {
                 let image = one_pass(progress, "fast", || net.stylize(work, *tiling))?;
                 Ok(MethodOutput { image, completed: true, native_strength: false })
+            }
+            Method::AdaIN(net, opts) => {
+                if request.style_vector.is_some() {
+                    return Err(Error::InvalidArgument("AdaIN takes style images, not a style vector".into()));
+                }
+                let style_size = request.style_size.unwrap_or(opts.style_size);
+                let image = net.stylize(work, styles, request.strength, style_size, progress)?;
+                Ok(MethodOutput { image, completed: true, native_strength: true })
             }
             Method::MultiStyle26(net, weights, tiling) => {
                 // A request's style vector is a per-image blend (e.g. restyle-augment).

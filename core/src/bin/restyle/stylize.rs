@@ -22,6 +22,8 @@ pub enum MethodName {
     Multistyle26,
     /// Optimisation NST (Gatys; --preset improved for Novak & Nikulin + coarse-to-fine): slow, best quality.
     Gatys,
+    /// AdaIN (Huang & Belongie): any painting, one pass; --adain-vgg/--adain-decoder or --weights-dir.
+    Adain,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,6 +53,12 @@ pub struct StylizeArgs {
     /// fast: a built-in network name (starry_night) or a .pth/.safetensors file.
     #[arg(long)]
     pub model: Option<String>,
+    /// adain: vgg_normalised.pth of naoto0804/pytorch-AdaIN (default: found by name in the weights folder, or the cache).
+    #[arg(long)]
+    pub adain_vgg: Option<PathBuf>,
+    /// adain: its decoder.pth (default: as for --adain-vgg).
+    #[arg(long)]
+    pub adain_decoder: Option<PathBuf>,
     /// multistyle26: a style 0..25 or a blend like 3:0.5,12:0.5.
     #[arg(long, default_value = "0")]
     pub style_id: String,
@@ -114,6 +122,9 @@ pub fn run(args: StylizeArgs) -> Result<()> {
     if needs_style && args.styles.is_empty() && args.style_vector.is_none() {
         bail!("give a style: --style PAINTING (repeatable) or --style-vector FILE");
     }
+    if (args.adain_vgg.is_some() || args.adain_decoder.is_some()) && method_name != MethodName::Adain {
+        bail!("--adain-vgg / --adain-decoder go with --method adain");
+    }
     if args.style_vector.is_some() && !args.styles.is_empty() {
         bail!("give either --style or --style-vector, not both");
     }
@@ -139,6 +150,11 @@ pub fn run(args: StylizeArgs) -> Result<()> {
         MethodName::Fast => Some(MethodSpec::Fast { model: args.model.clone(), tiling }),
         MethodName::Multistyle26 => Some(MethodSpec::multistyle26(&args.style_id, tiling)?),
         MethodName::Arbitrary => Some(MethodSpec::Arbitrary(arbitrary::Options { tiling, stats_max_side: args.tile, ..Default::default() })),
+        MethodName::Adain => Some(MethodSpec::AdaIN {
+            vgg: args.adain_vgg.clone(),
+            decoder: args.adain_decoder.clone(),
+            options: restyle_core::adain::Options::default(),
+        }),
         // Optimisation has its own many knobs (gatys_args).
         MethodName::Gatys => None,
     };
@@ -159,8 +175,13 @@ pub fn run(args: StylizeArgs) -> Result<()> {
             PreserveArg::Luminance => PreserveColor::Luminance,
             PreserveArg::Histogram => PreserveColor::Histogram,
         }),
-        // optimisation is slow: work at 512 px unless asked otherwise
-        working_size: args.size.or((method_name == MethodName::Gatys).then_some(512)),
+        // optimisation is slow: work at 512 px unless asked otherwise; AdaIN
+        // (untiled, full VGG widths) at 1024 px keeps CPU memory to a few GB
+        working_size: args.size.or(match method_name {
+            MethodName::Gatys => Some(512),
+            MethodName::Adain => Some(1024),
+            _ => None,
+        }),
         seed: args.seed,
         style_vector,
         style_size: args.style_size,

