@@ -70,7 +70,8 @@ pub fn part_of(names: &[String]) -> Option<Part> {
 /// `want`: the tensors of the used convs, f32, keyed `"<index>.weight|bias"`.
 pub fn import_part(path: &Path, want: Part) -> Result<Vec<(String, Tensor)>> {
     let raw = read_state_dict(path)?;
-    let names: Vec<String> = raw.iter().map(|(n, _)| n.clone()).collect();
+    let mut names: Vec<String> = raw.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
     let what = |p: Part| format!("the AdaIN {} ({})", p.name(), p.upstream_file());
     match part_of(&names) {
         Some(p) if p == want => {}
@@ -148,12 +149,17 @@ pub fn import_decoder(path: &Path) -> Result<Vec<(String, Tensor)>> {
     import_part(path, Part::Decoder)
 }
 
+/// By content, not name: a PyTorch zip pickle or a safetensors file.
 fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
-        return Ok(candle_core::safetensors::load(path, &candle_core::Device::Cpu)
+    match super::detect_kind(path)? {
+        super::FileKind::Safetensors => Ok(candle_core::safetensors::load(path, &candle_core::Device::Cpu)
             .map_err(|e| Error::Format(format!("{}: cannot read safetensors: {e}", path.display())))?
             .into_iter()
-            .collect());
+            .collect()),
+        super::FileKind::TorchZip => super::fast_pth::read_pth(path),
+        other => Err(Error::Format(format!(
+            "{}: an {other:?} file; AdaIN weights are PyTorch .pth state dicts (or their safetensors)",
+            path.display()
+        ))),
     }
-    super::fast_pth::read_pth(path)
 }
