@@ -134,7 +134,7 @@ struct BenchArgs {
     limit: usize,
     #[command(flatten)]
     style: StyleArgs,
-    /// Also time the onnxruntime arbitrary model (../shared/tools/peer_bench.py arbitrary) and print the ratio.
+    /// Also time onnxruntime on the same network (../shared/tools/peer_bench.py arbitrary|multistyle26) and print the ratio.
     #[arg(long)]
     peer: bool,
     #[command(flatten)]
@@ -306,15 +306,27 @@ fn bench(b: BenchArgs) -> Result<()> {
         ours.push((size, s.seconds / s.stylized.max(1) as f64));
     }
     if b.peer {
+        // onnxruntime runs the same networks for arbitrary (fixed 384×384) and multistyle26 (square, per size).
+        let sizes_arg = b.sizes.clone();
+        let peer_args: Vec<&str> = match b.engine.method.as_str() {
+            "arbitrary" => vec!["arbitrary"],
+            "multistyle26" => vec!["multistyle26", "--sizes", &sizes_arg],
+            other => {
+                println!("no peer for --method {other} in ../shared/tools/peer_bench.py");
+                return Ok(());
+            }
+        };
         let script = Path::new("../shared/tools/peer_bench.py");
-        let out = std::process::Command::new("python3").arg(script).arg("arbitrary").output();
+        let out = std::process::Command::new("python3").arg(script).args(&peer_args).output();
         match out {
             Ok(o) if o.status.success() => {
                 for line in String::from_utf8_lossy(&o.stdout).lines() {
                     let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
                     let median = v["median_s"].as_f64().unwrap_or(0.0);
-                    println!("peer {} {} size {}: {:.3} s/img (network only, fixed 384×384)", v["peer"], v["work"], v["size"], median);
-                    for (size, secs) in &ours {
+                    let peer_size = v["size"].as_u64().unwrap_or(0) as usize;
+                    println!("peer {} {} size {peer_size}: {:.3} s/img (network only, {peer_size}×{peer_size})", v["peer"], v["work"], median);
+                    // multistyle26: compare like sizes; arbitrary: the peer has one size.
+                    for (size, secs) in ours.iter().filter(|(s, _)| b.engine.method == "arbitrary" || *s == peer_size) {
                         if median > 0.0 {
                             println!("  ours at {size} end to end / peer network-only: {:.2}×", secs / median);
                         }
