@@ -16,6 +16,7 @@ use crate::{Error, Result};
 use candle_core::{Device, Tensor, Var};
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptimizerKind {
@@ -64,7 +65,8 @@ pub struct GatysConfig {
     pub content_weight: f32,
     pub style_weight: f32,
     pub tv_weight: f32,
-    /// Gram shift s: (F + s)(F + s)ᵀ; 0 basic, −1 improved.
+    /// Gram shift s: (F + s)(F + s)ᵀ; 0 basic, −1 improved. In the paper's
+    /// units (Caffe VGG activations of a 0..255 image), see [`GatysConfig::feature_shift`].
     pub gram_shift: f32,
     /// Weight of the chained (adjacent-layer) correlations, relative to β; 0 = off.
     pub chain_weight: f32,
@@ -80,6 +82,10 @@ pub struct GatysConfig {
     pub style_scale: f32,
     /// Coarse-to-fine scales (1 = single scale; each coarser scale halves the size).
     pub scales: usize,
+    /// Wall-clock budget in seconds for the whole run; None = iterations only.
+    /// Each scale gets a share ∝ its pixel count (about equal iterations per
+    /// scale); a scale stops at the first iteration past its share.
+    pub max_seconds: Option<f64>,
     /// Write the current image every N iterations to `{save_prefix}_{scale}_{iter}.png`; 0 = never.
     pub save_every: usize,
     pub save_prefix: Option<PathBuf>,
@@ -107,6 +113,7 @@ impl GatysConfig {
             size: Some(512),
             style_scale: 1.0,
             scales: 1,
+            max_seconds: None,
             save_every: 0,
             save_prefix: None,
         }
@@ -115,10 +122,19 @@ impl GatysConfig {
     /// Novak & Nikulin: style from every conv layer with weights ∝ 2^(D−d),
     /// content from relu4_2 and the deeper layers ∝ 2^d, shifted Grams
     /// (s = −1), chained correlations; plus 3-scale coarse-to-fine.
+    ///
+    /// The paper's 2^(D−d) was set on Gatys' per-layer loss 1/(4N²M²)·Σ(G−A)²,
+    /// which is C²/4 times this crate's Gram MSE; the style weights carry that
+    /// C² factor so that the layers keep the paper's balance (without it
+    /// relu1_x take 75 % of the weight and the result barely changes).
     pub fn improved(vgg: &Vgg) -> Self {
         let names: Vec<String> = vgg.layer_names().iter().map(|s| s.to_string()).collect();
         let d_max = names.len() as i32;
-        let style = names.iter().enumerate().map(|(i, n)| (n.clone(), 2f32.powi(d_max - (i as i32 + 1)))).collect();
+        let style = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), 2f32.powi(d_max - (i as i32 + 1)) * (vgg_channels(n) as f32 / 64.0).powi(2)))
+            .collect();
         let c0 = names.iter().position(|n| n == BASIC_CONTENT_LAYER).unwrap_or(0);
         let content = names.iter().enumerate().skip(c0).take(2).map(|(i, n)| (n.clone(), 2f32.powi(i as i32 + 1))).collect();
         GatysConfig {
@@ -130,6 +146,22 @@ impl GatysConfig {
             ..Self::basic()
         }
     }
+}
+
+impl GatysConfig {
+    /// The shift on the features the losses see (÷ [`Vgg::activation_scale`],
+    /// i.e. torchvision units): s ÷ 255·0.226. Applying −1 to those features
+    /// directly would be 58× the paper's shift; the Grams are then dominated
+    /// by the channel means and the optimisation crawls.
+    pub fn feature_shift(&self) -> f64 {
+        self.gram_shift as f64 / (255.0 * 0.226)
+    }
+}
+
+/// Channels of a VGG16/19 layer `reluB_C`: 64·2^(B−1), at most 512.
+fn vgg_channels(layer: &str) -> usize {
+    let block = layer.strip_prefix("relu").and_then(|r| r.split('_').next()).and_then(|b| b.parse::<u32>().ok()).unwrap_or(1);
+    (64usize << block.saturating_sub(1).min(3)).min(512)
 }
 
 /// Default β with α = 1 (features ÷ activation scale, Grams ÷ C·H·W, MSE).
@@ -158,6 +190,13 @@ fn normalised(v: &[(String, f32)], what: &str) -> Result<Vec<(String, f32)>> {
         return Err(Error::InvalidArgument(format!("{what} layer weights must be non-negative with a positive sum")));
     }
     Ok(v.iter().map(|(n, w)| (n.clone(), w / sum)).collect())
+}
+
+/// One scale of a run: its progress label, index and time limit.
+struct Stage {
+    label: String,
+    index: usize,
+    deadline: Option<Instant>,
 }
 
 /// Outcome of an optimisation.
@@ -202,7 +241,7 @@ impl Gatys {
         // style layers in network order, for chaining adjacent ones
         let mut sl = style_layers.clone();
         sl.sort_by_key(|(n, _)| self.vgg.depth(n).unwrap_or(0));
-        let shift = cfg.gram_shift as f64;
+        let shift = cfg.feature_shift();
         let mut style_t: Vec<(String, f32, Tensor)> = Vec::new();
         let mut chain_t: Vec<(String, String, f32, Tensor)> = Vec::new();
         for (k, (img, bw)) in styles.iter().enumerate() {
@@ -238,7 +277,7 @@ impl Gatys {
         let xv = var.as_tensor();
         let refs: Vec<&str> = t.layers.iter().map(String::as_str).collect();
         let f = self.features(xv, &refs)?;
-        let shift = cfg.gram_shift as f64;
+        let shift = cfg.feature_shift();
         let mut lc = Tensor::zeros((), candle_core::DType::F32, self.device())?;
         for (n, w, p) in &t.content {
             lc = (lc + (loss::content(f.get(n).expect("requested"), p)? * *w as f64)?)?;
@@ -296,6 +335,9 @@ impl Gatys {
         if cfg.iterations == 0 {
             return Err(Error::InvalidArgument("iterations must be at least 1".into()));
         }
+        if cfg.max_seconds.is_some_and(|s| !(s > 0.0)) {
+            return Err(Error::InvalidArgument("max seconds must be positive".into()));
+        }
         if !(cfg.style_scale > 0.0) {
             return Err(Error::InvalidArgument("style scale must be positive".into()));
         }
@@ -306,6 +348,7 @@ impl Gatys {
         };
         let dev = self.device().clone();
         let sizes = Self::scale_sizes(cfg, tw, th);
+        let start = Instant::now();
         let mut x: Option<Tensor> = None;
         let mut last_terms = Vec::new();
         for (si, &(w, h)) in sizes.iter().enumerate() {
@@ -317,17 +360,22 @@ impl Gatys {
                 .collect::<Result<Vec<_>>>()?;
             let targets = self.targets(cfg, &c, &st)?;
             let x0 = match x.take() {
-                Some(prev) => prev.upsample_nearest2d(h, w)?.contiguous()?, // refined from the coarser scale
+                // refined from the coarser scale, upsampled smoothly (nearest
+                // upsampling leaves blocks that the next scale keeps as texture)
+                Some(prev) => RgbImage::from_tensor(&prev)?.resize(w, h)?.to_tensor(&dev)?,
                 None => match cfg.init {
                     Init::Content => c.clone(),
                     Init::Style => styles[0].image.resize(w, h)?.to_tensor(&dev)?,
                     Init::Noise => noise(w, h, seed, &dev)?,
                 },
             };
-            // smooth the nearest upsampling with a resize of the image instead
-            let x0 = if si > 0 { RgbImage::from_tensor(&x0)?.to_tensor(&dev)? } else { x0 };
             let stage = if sizes.len() > 1 { format!("scale {}/{} ({}×{})", si + 1, sizes.len(), w, h) } else { "optimise".to_string() };
-            let out = self.optimise(cfg, &targets, x0, &stage, si, progress)?;
+            let deadline = cfg.max_seconds.map(|budget| {
+                let px = |s: &[(usize, usize)]| s.iter().map(|(w, h)| (w * h) as f64).sum::<f64>();
+                let left = (budget - start.elapsed().as_secs_f64()).max(0.0);
+                Instant::now() + Duration::from_secs_f64(left * px(&sizes[si..=si]) / px(&sizes[si..]))
+            });
+            let out = self.optimise(cfg, &targets, x0, &Stage { label: stage, index: si, deadline }, progress)?;
             last_terms = out.2;
             if !out.1 {
                 return Ok(GatysOutput { image: finish(&out.0, tw, th)?, completed: false, losses: last_terms });
@@ -344,8 +392,7 @@ impl Gatys {
         cfg: &GatysConfig,
         t: &Targets,
         x0: Tensor,
-        stage: &str,
-        scale: usize,
+        stage: &Stage,
         progress: &mut ProgressFn,
     ) -> Result<(Tensor, bool, Vec<(&'static str, f32)>)> {
         let mut opt: Box<dyn Optimizer> = match cfg.optimizer {
@@ -371,10 +418,10 @@ impl Gatys {
         for it in 1..=cfg.iterations {
             let info = opt.step(&mut f)?;
             stalled = if info.moved { 0 } else { stalled + 1 };
-            let report = Progress { stage: stage.to_string(), step: it, total: cfg.iterations, losses: terms_at.borrow().clone() };
+            let report = Progress { stage: stage.label.clone(), step: it, total: cfg.iterations, losses: terms_at.borrow().clone() };
             if cfg.save_every > 0 && it % cfg.save_every == 0 {
                 if let Some(prefix) = &cfg.save_prefix {
-                    let p = PathBuf::from(format!("{}_{}_{:05}.png", prefix.display(), scale + 1, it));
+                    let p = PathBuf::from(format!("{}_{}_{:05}.png", prefix.display(), stage.index + 1, it));
                     crate::image::save(&crate::image::Picture::from_rgb(RgbImage::from_tensor(opt.x())?), &p)?;
                 }
             }
@@ -384,6 +431,9 @@ impl Gatys {
             }
             if stalled >= 3 {
                 break; // converged: no decrease found three times in a row
+            }
+            if stage.deadline.is_some_and(|d| Instant::now() >= d) {
+                break; // time budget spent: the best image so far is the result
             }
         }
         let (_, x, terms) = best.into_inner();

@@ -6,11 +6,12 @@
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use restyle_core::device::DeviceChoice;
-use restyle_core::gatys::{Gatys, GatysConfig};
+use restyle_core::gatys::{Gatys, GatysConfig, BASIC_CONTENT_LAYER, BASIC_STYLE_LAYERS};
 use restyle_core::image::{self, RgbImage};
+use restyle_core::loss;
 use restyle_core::progress::{Control, Progress};
 use restyle_core::stylize::StyleImage;
-use restyle_core::vgg::Vgg;
+use restyle_core::vgg::{Features, Vgg};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -18,8 +19,10 @@ use std::time::Instant;
 pub enum BenchWhat {
     /// One Gatys optimiser step (VGG16 forward to relu5_1, losses, backward to the pixels).
     Gatys,
-    /// Coarse-to-fine vs single scale to the same style distance at --sizes (e.g. 1024).
+    /// Coarse-to-fine (--scales, --iterations per scale) vs one scale run to the same style distance (cap --seconds), at --sizes.
     CoarseToFine,
+    /// Basic vs improved preset after the same wall time (--seconds) on --pairs at the first of --sizes.
+    Quality,
     /// Fast (Johnson) network, one image (the embedded default, or --model); peer: PyTorch on the same weights.
     Fast,
     /// multistyle26, one image; peer: onnxruntime on multistyle26.onnx.
@@ -50,12 +53,27 @@ pub struct BenchArgs {
     pub shared: PathBuf,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// quality, coarse-to-fine: content:style pairs (names in SHARED/data/content, SHARED/data/style, or paths).
+    #[arg(long, value_delimiter = ',', default_value = "tubingen:starry_night,golden_gate:the_scream,chicago:wave")]
+    pub pairs: Vec<String>,
+    /// quality: wall-clock budget of each run; coarse-to-fine: cap of the single-scale run.
+    #[arg(long, default_value_t = 90.0)]
+    pub seconds: f64,
+    /// coarse-to-fine: scales and iterations per scale of the coarse-to-fine run.
+    #[arg(long, default_value_t = 3)]
+    pub scales: usize,
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    /// quality: also write each result to DIR/CONTENT-STYLE-PRESET.jpg.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchWhat::Gatys => gatys_step(&args),
         BenchWhat::CoarseToFine => coarse_to_fine(&args),
+        BenchWhat::Quality => quality(&args),
         BenchWhat::Fast => feed_forward(&args, "fast"),
         BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26"),
         BenchWhat::Arbitrary => crate::bench_arbitrary::run(&args),
@@ -78,19 +96,28 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Peer figures (size → median seconds) from peer_bench.py.
 fn peer(args: &BenchArgs, what: &str) -> Vec<(usize, f64, String)> {
+    let mut cmd = std::process::Command::new(peer_python(args));
+    cmd.arg(args.shared.join("tools/peer_bench.py")).arg(what);
+    peer_figures(args, cmd)
+}
+
+/// Python with torch for the peers: --python, else .peer/bin/python if present, else python3.
+fn peer_python(args: &BenchArgs) -> PathBuf {
+    args.python.clone().unwrap_or_else(|| {
+        let venv = PathBuf::from(".peer/bin/python");
+        if venv.exists() { venv } else { PathBuf::from("python3") }
+    })
+}
+
+/// Runs a peer script (given --sizes/--reps/--warmup) and reads its JSON lines
+/// `{"size", "median_s", "peer"}`; nothing when --no-peer or on failure.
+fn peer_figures(args: &BenchArgs, mut cmd: std::process::Command) -> Vec<(usize, f64, String)> {
     if args.no_peer {
         return Vec::new();
     }
-    let python = args.python.clone().unwrap_or_else(|| {
-        let venv = PathBuf::from(".peer/bin/python");
-        if venv.exists() { venv } else { PathBuf::from("python3") }
-    });
     let sizes = args.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
-    let out = std::process::Command::new(&python)
-        .arg(args.shared.join("tools/peer_bench.py"))
-        .args([what, "--sizes", &sizes, "--reps", &args.reps.to_string(), "--warmup", &args.warmup.to_string()])
-        .output();
-    match out {
+    cmd.args(["--sizes", &sizes, "--reps", &args.reps.to_string(), "--warmup", &args.warmup.to_string()]);
+    match cmd.output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -101,7 +128,7 @@ fn peer(args: &BenchArgs, what: &str) -> Vec<(usize, f64, String)> {
             Vec::new()
         }
         Err(e) => {
-            eprintln!("peer not run ({}: {e})", python.display());
+            eprintln!("peer not run ({:?}: {e})", cmd.get_program());
             Vec::new()
         }
     }
@@ -150,40 +177,149 @@ fn gatys_step(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Time to a result at the target size: single scale vs coarse-to-fine
-/// (3 scales), both run until the style distance reaches the one the
-/// single-scale run has after its iterations.
+/// The standard distances every Gatys comparison reports, whatever loss made
+/// the image: style = Σ over relu1_1…relu5_1 of the mean squared difference of
+/// plain Grams (equal weights), content = mean squared difference of relu4_2
+/// features (both on features ÷ the activation scale, as in `loss`).
+struct Distances<'a> {
+    vgg: &'a Vgg,
+    device: candle_core::Device,
+    style: Features,
+    content: Features,
+}
+
+impl<'a> Distances<'a> {
+    /// Targets for a result the size of `content`; the style is scaled to the
+    /// same longest side, as the runs do with style scale 1.
+    fn new(vgg: &'a Vgg, content: &RgbImage, style: &RgbImage) -> Result<Self> {
+        let device = vgg.device().clone();
+        let style = style.resize_longest(content.width.max(content.height))?;
+        let (s, _) = Self::split(vgg, &device, &style)?;
+        let (_, c) = Self::split(vgg, &device, content)?;
+        Ok(Distances { vgg, device, style: s, content: c })
+    }
+
+    /// (style layers, content layer) of `img` in one forward pass.
+    fn split(vgg: &Vgg, device: &candle_core::Device, img: &RgbImage) -> Result<(Features, Features)> {
+        let mut layers = BASIC_STYLE_LAYERS.to_vec();
+        layers.push(BASIC_CONTENT_LAYER);
+        let f = vgg.forward(&img.to_tensor(device)?, &layers)?;
+        let (c, s): (Vec<_>, Vec<_>) = f.0.into_iter().partition(|(n, _)| n == BASIC_CONTENT_LAYER);
+        Ok((Features(s), Features(c)))
+    }
+
+    /// (style distance, content distance) of `img`.
+    fn measure(&self, img: &RgbImage) -> Result<(f32, f32)> {
+        let scale = self.vgg.activation_scale();
+        let (s, c) = Self::split(self.vgg, &self.device, img)?;
+        let style = loss::gram_distance(&s, &self.style, scale)?;
+        let (fc, tc) = (&c.0[0].1, &self.content.0[0].1);
+        let content = loss::content(&(fc / scale)?, &(tc / scale)?)?.to_scalar::<f32>()?;
+        Ok((style, content))
+    }
+}
+
+/// `content:style` names (files in `data/content`, `data/style`, any extension) or paths.
+fn pair_images(args: &BenchArgs, pair: &str) -> Result<(String, RgbImage, RgbImage)> {
+    let (c, s) = pair.split_once(':').with_context(|| format!("pair '{pair}': expected content:style"))?;
+    let find = |folder: &str, name: &str| -> Result<(String, RgbImage)> {
+        let p = Path::new(name);
+        let path = if p.is_file() {
+            p.to_path_buf()
+        } else {
+            let dir = args.shared.join("data").join(folder);
+            ["jpg", "png", "jpeg"]
+                .iter()
+                .map(|e| dir.join(format!("{name}.{e}")))
+                .find(|p| p.is_file())
+                .with_context(|| format!("no {folder} image '{name}' in {}", dir.display()))?
+        };
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok((stem, image::load(&path).with_context(|| format!("loading {}", path.display()))?.rgb))
+    };
+    let (cn, ci) = find("content", c)?;
+    let (sn, si) = find("style", s)?;
+    Ok((format!("{cn}-{sn}"), ci, si))
+}
+
+/// One Gatys run: (seconds, optimiser iterations over all scales, output).
+/// `stop` may end it early from the progress reports.
+fn timed_run(g: &Gatys, cfg: &GatysConfig, content: &RgbImage, style: &RgbImage, stop: &dyn Fn(&Progress) -> bool) -> Result<(f64, usize, RgbImage)> {
+    let style = StyleImage { image: style.clone(), weight: 1.0 };
+    let mut iterations = 0;
+    let t = Instant::now();
+    let out = g.run_with(cfg, content, std::slice::from_ref(&style), 0, &mut |p: &Progress| {
+        iterations += 1;
+        if stop(p) { Control::Cancel } else { Control::Continue }
+    })?;
+    Ok((t.elapsed().as_secs_f64(), iterations, out.image))
+}
+
+/// Basic vs improved preset after the same wall time (`--seconds` each) on
+/// each pair at the first of `--sizes`, scored by [`Distances`].
+fn quality(args: &BenchArgs) -> Result<()> {
+    let dev = args.device.parse::<DeviceChoice>()?.open()?;
+    let g = Gatys::new(load_vgg(args, &dev)?, GatysConfig::basic());
+    let size = args.sizes[0];
+    let budget = args.seconds;
+    println!("quality: {size} px, {budget} s per run, load average {}", load_average());
+    println!("| pair | preset | iterations | seconds | style distance | content distance |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for pair in &args.pairs {
+        let (name, content, style) = pair_images(args, pair)?;
+        let content = content.resize_longest(size)?;
+        let d = Distances::new(&g.vgg, &content, &style)?;
+        let (s0, c0) = d.measure(&content)?;
+        println!("| {name} | (the photo) | 0 | 0 | {s0:.4e} | {c0:.4e} |");
+        let presets = [("basic", GatysConfig::basic()), ("improved", GatysConfig::improved(&g.vgg))];
+        for (preset, cfg) in presets {
+            let cfg = GatysConfig { size: Some(size), iterations: usize::MAX, max_seconds: Some(budget), ..cfg };
+            let (t, it, img) = timed_run(&g, &cfg, &content, &style, &|_| false)?;
+            let (sd, cd) = d.measure(&img)?;
+            println!("| {name} | {preset} | {it} | {t:.1} | {sd:.4e} | {cd:.4e} |");
+            if let Some(dir) = &args.out {
+                std::fs::create_dir_all(dir)?;
+                image::save(&image::Picture::from_rgb(img), dir.join(format!("{name}-{preset}.jpg")))?;
+            }
+        }
+    }
+    println!("load average after: {}", load_average());
+    Ok(())
+}
+
+/// Time to a result at each of `--sizes` (basic losses): `--scales`
+/// coarse-to-fine with `--iterations` per scale first, then one scale until
+/// its style distance reaches the coarse-to-fine result's (or `--seconds`).
 fn coarse_to_fine(args: &BenchArgs) -> Result<()> {
     let dev = args.device.parse::<DeviceChoice>()?.open()?;
-    let vgg = load_vgg(args, &dev)?;
-    let content_p = args.shared.join("data/content/tubingen.jpg");
-    let style_p = args.shared.join("data/style/starry_night.jpg");
-    let mut g = Gatys::new(vgg, GatysConfig::basic());
+    let g = Gatys::new(load_vgg(args, &dev)?, GatysConfig::basic());
+    let (name, content0, style) = pair_images(args, &args.pairs[0])?;
+    println!("coarse_to_fine {name}, load average {}", load_average());
     for &size in &args.sizes {
-        let content = image::load(&content_p)?.rgb.resize_longest(size)?;
-        let style = StyleImage { image: image::load(&style_p)?.rgb, weight: 1.0 };
-        let run = |g: &mut Gatys, scales: usize, iterations: usize| -> Result<(f64, RgbImage)> {
-            g.config.size = Some(size);
-            g.config.scales = scales;
-            g.config.iterations = iterations;
-            let t = Instant::now();
-            let out = g.run(&content, std::slice::from_ref(&style), 0, &mut |_: &Progress| Control::Continue)?;
-            Ok((t.elapsed().as_secs_f64(), out.image))
-        };
-        let dist = |img: &RgbImage, g: &Gatys| -> Result<f32> {
-            let layers = restyle_core::gatys::BASIC_STYLE_LAYERS;
-            let f = |i: &RgbImage| g.vgg.forward(&i.to_tensor(&dev)?, &layers);
-            let s = style.image.resize_longest(size)?;
-            Ok(restyle_core::loss::gram_distance(&f(img)?, &f(&s)?, g.vgg.activation_scale())?)
-        };
-        let iters = args.reps.max(1) * 10;
-        let (t1, img1) = run(&mut g, 1, iters)?;
-        let d1 = dist(&img1, &g)?;
-        let (t3, img3) = run(&mut g, 3, iters / 2)?;
-        let d3 = dist(&img3, &g)?;
-        println!("coarse_to_fine {size} px: single scale {iters} it {t1:.1} s (style dist {d1:.3e}); 3 scales {} it/scale {t3:.1} s (style dist {d3:.3e})", iters / 2);
+        let content = content0.resize_longest(size)?;
+        let d = Distances::new(&g.vgg, &content, &style)?;
+        let base = GatysConfig { size: Some(size), ..GatysConfig::basic() };
+        let multi = GatysConfig { scales: args.scales, iterations: args.iterations, ..base.clone() };
+        let (tm, im, img) = timed_run(&g, &multi, &content, &style, &|_| false)?;
+        let (target, cm) = d.measure(&img)?;
+        println!("{size} px, {} scales × {} it: {tm:.1} s, {im} iterations, style distance {target:.4e}, content {cm:.4e}", args.scales, args.iterations);
+        // The basic style term is β·mean over its layers of the same Gram MSEs
+        // as the distance, so the run can stop when it crosses the target.
+        let per_unit = base.style_weight as f64 / base.style_layers.len() as f64;
+        let reached = |p: &Progress| p.losses.iter().any(|(n, v)| *n == "style" && (*v as f64) / per_unit <= target as f64);
+        let single = GatysConfig { iterations: usize::MAX, max_seconds: Some(args.seconds), ..base };
+        let (ts, is, img) = timed_run(&g, &single, &content, &style, &reached)?;
+        let (ds, cs) = d.measure(&img)?;
+        let verdict = if ds <= target * 1.01 { "reached" } else { "NOT reached (cap)" };
+        println!("{size} px, 1 scale: {ts:.1} s, {is} iterations, style distance {ds:.4e} ({verdict}), content {cs:.4e}; speed-up {:.2}", ts / tm);
     }
+    println!("load average after: {}", load_average());
     Ok(())
+}
+
+/// The 1-minute load average (the machine may be shared), or "?".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next().map(str::to_string)).unwrap_or_else(|| "?".into())
 }
 
 /// Seconds per image for a feed-forward network at each size (whole image,
@@ -225,34 +361,10 @@ fn feed_forward(args: &BenchArgs, what: &str) -> Result<()> {
 
 /// PyTorch running the embedded fast network (core/models/peer_fast.py).
 fn fast_peer(args: &BenchArgs) -> Vec<(usize, f64, String)> {
-    if args.no_peer {
-        return Vec::new();
-    }
-    let python = args.python.clone().unwrap_or_else(|| {
-        let venv = PathBuf::from(".peer/bin/python");
-        if venv.exists() { venv } else { PathBuf::from("python3") }
-    });
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-    let sizes = args.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
-    let out = std::process::Command::new(&python)
-        .arg(root.join("peer_fast.py"))
+    let mut cmd = std::process::Command::new(peer_python(args));
+    cmd.arg(root.join("peer_fast.py"))
         .arg(root.join("starry_night.safetensors"))
-        .arg(args.shared.join("data/content/tubingen.jpg"))
-        .args(["--sizes", &sizes, "--reps", &args.reps.to_string(), "--warmup", &args.warmup.to_string()])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| Some((v["size"].as_u64()? as usize, v["median_s"].as_f64()?, v["peer"].as_str()?.to_string())))
-            .collect(),
-        Ok(o) => {
-            eprintln!("peer failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
-            Vec::new()
-        }
-        Err(e) => {
-            eprintln!("peer not run ({}: {e})", python.display());
-            Vec::new()
-        }
-    }
+        .arg(args.shared.join("data/content/tubingen.jpg"));
+    peer_figures(args, cmd)
 }

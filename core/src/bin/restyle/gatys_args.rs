@@ -67,6 +67,10 @@ pub struct GatysArgs {
     /// Coarse-to-fine scales, each half the next [default: 1; improved: 3].
     #[arg(long)]
     pub scales: Option<usize>,
+    /// Wall-clock budget in seconds: stop at the first iteration past it and keep the best image
+    /// (shared between scales ∝ their pixel counts) [default: none].
+    #[arg(long)]
+    pub max_seconds: Option<f64>,
     /// Save the image every N iterations (beside the output, `OUT_scale_iter.png`).
     #[arg(long, default_value_t = 0)]
     pub save_every: usize,
@@ -155,6 +159,12 @@ pub fn method(a: &GatysArgs, opts: &restyle_weights::ResolveOptions, dev: &candl
     }
     if let Some(v) = a.scales {
         cfg.scales = v.max(1);
+    }
+    if let Some(v) = a.max_seconds {
+        if !(v > 0.0) {
+            bail!("--max-seconds must be positive");
+        }
+        cfg.max_seconds = Some(v);
     }
     cfg.save_every = a.save_every;
     cfg.save_prefix = Some(output.with_extension(""));
