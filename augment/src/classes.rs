@@ -135,12 +135,7 @@ impl<'a> Counter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn touch(root: &std::path::Path, rel: &str, bytes: &[u8]) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
+    use crate::layout::tests::touch;
 
     #[test]
     fn yolo_counts_images_and_objects_per_class_and_split() {

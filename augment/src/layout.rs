@@ -460,10 +460,10 @@ impl Dataset {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn touch(root: &Path, rel: &str, bytes: &[u8]) {
+    pub(crate) fn touch(root: &Path, rel: &str, bytes: &[u8]) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, bytes).unwrap();
