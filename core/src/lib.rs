@@ -7,6 +7,7 @@
 pub mod adain;
 pub mod arbitrary;
 pub mod color;
+pub mod conv;
 pub mod device;
 pub mod error;
 pub mod gatys;

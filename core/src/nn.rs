@@ -173,58 +173,12 @@ impl ReflectConv {
 impl Module for ReflectConv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let xp = reflect_pad_all(x, self.pad)?;
-        if self.conv.config().stride != 1 {
-            return self.conv.forward(&xp);
-        }
-        let y = conv2d_im2col(&xp, self.conv.weight())?;
+        let y = crate::conv::conv2d(&xp, self.conv.weight(), self.conv.config().stride)?;
         match self.conv.bias() {
             Some(b) => y.broadcast_add(&b.reshape((1, b.elem_count(), 1, 1))?),
             None => Ok(y),
         }
     }
-}
-
-/// Stride-1 VALID convolution (cross-correlation, OIHW weights, no bias) of
-/// an already padded input. On the CPU, candle 0.11's conv2d is very slow
-/// for the shapes of the style networks (9×9 kernels with 3–8 channels at
-/// full resolution take seconds at 384²), so this computes it as `kh`
-/// matmuls over the flattened image: with `Z = [x shifted by 0…kw−1]`
-/// (`[C·kw, Hp·Wp]`, built once), row `ky` of the kernel contributes
-/// `W[:, :, ky, :] · Z[:, ky·Wp …]`, a strided view (no copy). Output
-/// columns past `W` are garbage and dropped. Differentiable; on other
-/// devices candle's own conv is used.
-pub fn conv2d_im2col(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let (n, c, hp, wp) = x.dims4()?;
-    let (o, ci, kh, kw) = w.dims4()?;
-    if ci != c || hp < kh || wp < kw {
-        candle_core::bail!("conv2d_im2col: input {:?} does not fit kernel {:?}", x.dims(), w.dims());
-    }
-    if !x.device().is_cpu() {
-        return x.conv2d(w, 0, 1, 1, 1);
-    }
-    let (h, wd) = (hp - kh + 1, wp - kw + 1);
-    let len = hp * wp;
-    // Per kernel row: [O, C·kw] in (c, kx) order.
-    let rows: Vec<Tensor> =
-        (0..kh).map(|ky| w.narrow(2, ky, 1)?.reshape((o, c * kw))).collect::<Result<_>>()?;
-    let mut outs = Vec::with_capacity(n);
-    for i in 0..n {
-        // kw − 1 zeros at the end: only garbage columns read them.
-        let flat = x.get(i)?.reshape((c, len))?.pad_with_zeros(1, 0, kw - 1)?;
-        let shifts: Vec<Tensor> = (0..kw).map(|kx| flat.narrow(1, kx, len)).collect::<Result<_>>()?;
-        let z = Tensor::stack(&shifts, 1)?.reshape((c * kw, len))?;
-        let mut acc: Option<Tensor> = None;
-        for (ky, wrow) in rows.iter().enumerate() {
-            let term = wrow.matmul(&z.narrow(1, ky * wp, h * wp)?)?;
-            acc = Some(match acc {
-                None => term,
-                Some(a) => (a + term)?,
-            });
-        }
-        let full = acc.expect("kh ≥ 1").reshape((o, h, wp))?;
-        outs.push(full.narrow(2, 0, wd)?);
-    }
-    Tensor::stack(&outs, 0)
 }
 
 #[cfg(test)]
@@ -288,20 +242,6 @@ mod tests {
         let d = (y - own.narrow(3, 0, 2).unwrap()).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(d < 1e-6);
         assert!(rep.next(&crop, IN_EPS).is_err());
-    }
-
-    #[test]
-    fn im2col_conv_matches_candle_conv() {
-        let dev = Device::Cpu;
-        for (n, c, o, k, h, w) in [(1, 3, 8, 9, 20, 17), (2, 4, 3, 3, 9, 12)] {
-            let x = Tensor::randn(0f32, 1.0, (n, c, h, w), &dev).unwrap();
-            let wt = Tensor::randn(0f32, 1.0, (o, c, k, k), &dev).unwrap();
-            let want = x.conv2d(&wt, 0, 1, 1, 1).unwrap();
-            let got = conv2d_im2col(&x, &wt).unwrap();
-            assert_eq!(got.dims(), want.dims());
-            let d = (got - want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-            assert!(d < 1e-4, "{d}");
-        }
     }
 
     #[test]

@@ -197,7 +197,7 @@ fn fold_input_convention(w: &Tensor, convention: InputConvention) -> Result<Tens
 
 /// A 3×3, stride 1, padding 1 convolution with frozen weights.
 ///
-/// candle's Conv2D backward always computes the kernel gradient too, as a
+/// On the CPU it runs [`crate::conv::conv2d`]. Elsewhere, candle's Conv2D backward always computes the kernel gradient too, as a
 /// convolution whose kernel is the whole H×W output gradient — by far the
 /// costliest part of an NST step, and useless with frozen weights. Here the
 /// forward runs on the detached input and a custom op re-attaches the input
@@ -219,6 +219,11 @@ impl FrozenConv {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            // The im2col + gemm op; its backward skips the (constant) weights.
+            let xp = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+            return Ok(crate::conv::conv2d(&xp, &self.w, 1)?.broadcast_add(&self.b)?);
+        }
         let y = x.detach().conv2d(&self.w, 1, 1, 1, 1)?;
         let y = if x.track_op() { y.apply_op2(x, InputGrad { w_t: self.w_t.clone() })? } else { y };
         Ok(y.broadcast_add(&self.b)?)
