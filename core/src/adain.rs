@@ -116,6 +116,23 @@ fn conv(vb: &VarBuilder, index: usize, c_in: usize, c_out: usize, k: usize) -> c
     ReflectConv::new(w, Some(b), 1)
 }
 
+/// 3×3 convs grouped as `plan` says (`(c_in, c_out)` per conv), taking the
+/// module indices in order from `indices`.
+fn conv_stages(vb: &VarBuilder, indices: &[usize], plan: &[&[(usize, usize)]]) -> candle_core::Result<Vec<Vec<ReflectConv>>> {
+    let mut next = indices.iter();
+    plan.iter()
+        .map(|stage| {
+            stage
+                .iter()
+                .map(|&(ci, co)| {
+                    let i = next.next().ok_or_else(|| candle_core::Error::Msg("more convs planned than indices".into()))?;
+                    conv(vb, *i, ci, co, 3)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// 2×2 max pool with `ceil_mode=True`: an odd last row/column forms a window
 /// of its own, done here by repeating it (max of equal values is exact).
 fn max_pool_ceil(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -140,17 +157,7 @@ impl Encoder {
         // (c_in, c_out) of conv1_1 … conv4_1, grouped by stage.
         let plan: [&[(usize, usize)]; 4] =
             [&[(3, c1), (c1, c1)], &[(c1, c2), (c2, c2)], &[(c2, c3), (c3, c3), (c3, c3), (c3, c3)], &[(c3, c4)]];
-        let mut k = 1;
-        let mut stages = Vec::new();
-        for stage in plan {
-            let mut convs = Vec::new();
-            for &(ci, co) in stage {
-                convs.push(conv(&vb, idx[k], ci, co, 3)?);
-                k += 1;
-            }
-            stages.push(convs);
-        }
-        Ok(Encoder { input: conv(&vb, idx[0], 3, 3, 1)?, stages })
+        Ok(Encoder { input: conv(&vb, idx[0], 3, 3, 1)?, stages: conv_stages(&vb, &idx[1..], &plan)? })
     }
 
     /// RGB 0..1 `[N, 3, H, W]` → relu4_1 `[N, c4, ⌈H/8⌉, ⌈W/8⌉]`.
@@ -183,18 +190,9 @@ impl Decoder {
         let idx = Part::Decoder.conv_indices();
         let plan: [&[(usize, usize)]; 4] =
             [&[(c4, c3)], &[(c3, c3), (c3, c3), (c3, c3), (c3, c2)], &[(c2, c2), (c2, c1)], &[(c1, c1)]];
-        let mut k = 0;
-        let mut stages = Vec::new();
-        for stage in plan {
-            let mut convs = Vec::new();
-            for &(ci, co) in stage {
-                convs.push(conv(&vb, idx[k], ci, co, 3)?);
-                k += 1;
-            }
-            stages.push(convs);
-        }
+        let mut stages = conv_stages(&vb, idx, &plan)?;
         let tail = stages.pop().unwrap_or_default();
-        Ok(Decoder { stages, tail, out: conv(&vb, idx[k], c1, 3, 3)? })
+        Ok(Decoder { stages, tail, out: conv(&vb, idx[8], c1, 3, 3)? })
     }
 
     pub fn forward(&self, t: &Tensor) -> candle_core::Result<Tensor> {
