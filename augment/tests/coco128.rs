@@ -235,7 +235,7 @@ fn class_folders_with_copies_originals_and_fraction() {
     assert_eq!(report["format"], "class-folders");
     assert_eq!(report["unchanged"], 6, "every source kept (selected ones as originals, the rest unchanged)");
     let stylized = report["stylized"].as_u64().unwrap();
-    assert!(stylized % 2 == 0 && (2..=10).contains(&stylized), "about half the images get 2 copies: {stylized}");
+    assert!(stylized.is_multiple_of(2) && (2..=10).contains(&stylized), "about half the images get 2 copies: {stylized}");
     for class in ["cat", "dog"] {
         for e in std::fs::read_dir(input.join(class)).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
