@@ -8,13 +8,29 @@
 
 use crate::nn::tf_same_zero_pad;
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 use restyle_weights::import::magenta::{HEAD_CHANNELS, MOBILENET_UNITS, STEM_CHANNELS, STYLE_DIM};
 
-fn conv(vb: &VarBuilder, c_out: usize, c_in: usize, k: usize, stride: usize) -> Result<Conv2d> {
-    let w = vb.get((c_out, c_in, k, k), "weight")?;
-    let b = vb.get(c_out, "bias")?;
-    Ok(Conv2d::new(w, Some(b), Conv2dConfig { padding: 0, stride, dilation: 1, groups: 1, cudnn_fwd_algo: None }))
+/// The stem: a 3×3 stride-2 conv with TF-SAME zero padding.
+#[derive(Clone, Debug)]
+struct Stem {
+    weight: Tensor,
+    /// `[1, O, 1, 1]`.
+    bias: Tensor,
+}
+
+impl Stem {
+    fn new(vb: &VarBuilder, c_out: usize, c_in: usize) -> Result<Self> {
+        let weight = vb.get((c_out, c_in, 3, 3), "weight")?;
+        let bias = vb.get(c_out, "bias")?.reshape((1, c_out, 1, 1))?;
+        Ok(Stem { weight, bias })
+    }
+}
+
+impl Module for Stem {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        crate::conv::conv2d(&tf_same_zero_pad(x, 3, 2)?, &self.weight, 2)?.broadcast_add(&self.bias)
+    }
 }
 
 /// A 1×1 conv as one matmul over the pixels (no im2col copy).
@@ -47,66 +63,27 @@ fn relu6(x: &Tensor) -> Result<Tensor> {
     x.clamp(0f32, 6f32)
 }
 
-/// Depthwise 3×3 conv with TF-SAME zero padding, written as nine shifted
-/// multiply-adds: candle's grouped conv runs one conv per channel, which is
-/// far slower for hundreds of single-channel groups.
+/// Depthwise 3×3 conv with TF-SAME zero padding ([`crate::conv::depthwise3x3`]).
 #[derive(Clone, Debug)]
 pub struct Depthwise {
-    /// `[C, 1, 3, 3]` → nine `[1, C, 1, 1]` taps.
-    taps: Vec<Tensor>,
+    /// `[C, 1, 3, 3]`.
+    weight: Tensor,
     bias: Tensor,
     stride: usize,
 }
 
 impl Depthwise {
     pub fn new(vb: VarBuilder, c: usize, stride: usize) -> Result<Self> {
-        let w = vb.get((c, 1, 3, 3), "weight")?;
+        let weight = vb.get((c, 1, 3, 3), "weight")?;
         let bias = vb.get(c, "bias")?.reshape((1, c, 1, 1))?;
-        let mut taps = Vec::with_capacity(9);
-        for ky in 0..3 {
-            for kx in 0..3 {
-                taps.push(w.narrow(2, ky, 1)?.narrow(3, kx, 1)?.reshape((1, c, 1, 1))?);
-            }
-        }
-        Ok(Depthwise { taps, bias, stride })
+        Ok(Depthwise { weight, bias, stride })
     }
-}
-
-/// Rows/columns `start, start + s, …` (`n` of them) of axis `dim`.
-fn strided(x: &Tensor, dim: usize, start: usize, n: usize, s: usize) -> Result<Tensor> {
-    if s == 1 {
-        return x.narrow(dim, start, n);
-    }
-    // Take s·n items (padding the tail if short), view as (n, s), keep slot 0.
-    let avail = x.dim(dim)? - start;
-    let mut y = x.narrow(dim, start, avail.min(s * n))?;
-    if avail < s * n {
-        y = y.pad_with_zeros(dim, 0, s * n - avail)?;
-    }
-    let mut shape = y.dims().to_vec();
-    shape[dim] = n;
-    shape.insert(dim + 1, s);
-    y.reshape(shape)?.narrow(dim + 1, 0, 1)?.squeeze(dim + 1)
 }
 
 impl Module for Depthwise {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (_, _, h, w) = x.dims4()?;
-        let (ho, wo) = (h.div_ceil(self.stride), w.div_ceil(self.stride));
         let xp = tf_same_zero_pad(x, 3, self.stride)?;
-        let mut acc: Option<Tensor> = None;
-        for ky in 0..3 {
-            let rows = strided(&xp, 2, ky, ho, self.stride)?;
-            for kx in 0..3 {
-                let patch = strided(&rows, 3, kx, wo, self.stride)?;
-                let term = patch.broadcast_mul(&self.taps[ky * 3 + kx])?;
-                acc = Some(match acc {
-                    None => term,
-                    Some(a) => (a + term)?,
-                });
-            }
-        }
-        acc.expect("nine taps").broadcast_add(&self.bias)
+        crate::conv::depthwise3x3(&xp, &self.weight, self.stride)?.broadcast_add(&self.bias)
     }
 }
 
@@ -152,7 +129,7 @@ impl Module for InvertedResidual {
 /// style vector `[N, 100]`.
 #[derive(Clone, Debug)]
 pub struct StylePredict {
-    stem: Conv2d,
+    stem: Stem,
     blocks: Vec<InvertedResidual>,
     head: Pointwise,
     /// `[100, 1280]`, no bias.
@@ -161,7 +138,7 @@ pub struct StylePredict {
 
 impl StylePredict {
     pub fn new(vb: VarBuilder) -> Result<Self> {
-        let stem = conv(&vb.pp("stem"), STEM_CHANNELS, 3, 3, 2)?;
+        let stem = Stem::new(&vb.pp("stem"), STEM_CHANNELS, 3)?;
         let blocks = MOBILENET_UNITS
             .iter()
             .enumerate()
@@ -180,7 +157,7 @@ impl Module for StylePredict {
         if h < 2 || w < 2 {
             candle_core::bail!("style image of {w}×{h} is too small for the style network");
         }
-        let mut h = relu6(&self.stem.forward(&tf_same_zero_pad(x, 3, 2)?)?)?;
+        let mut h = relu6(&self.stem.forward(x)?)?;
         for b in &self.blocks {
             h = b.forward(&h)?;
         }
