@@ -88,7 +88,7 @@ impl MeanStd {
     /// does, is the same: Σ wᵢ(σᵢ·x̂ + μᵢ) = (Σ wᵢσᵢ)·x̂ + Σ wᵢμᵢ.
     pub fn mix(stats: &[(MeanStd, f32)]) -> Result<Self> {
         let total: f32 = stats.iter().map(|(_, w)| *w).sum();
-        if stats.is_empty() || !(total > 0.0) || stats.iter().any(|(_, w)| *w < 0.0 || !w.is_finite()) {
+        if stats.is_empty() || stats.iter().any(|(_, w)| *w < 0.0 || !w.is_finite()) || total <= 0.0 {
             return Err(Error::InvalidArgument("style weights must be non-negative with a positive sum".into()));
         }
         let (mut mean, mut std) = ((stats[0].0.mean.zeros_like())?, (stats[0].0.std.zeros_like())?);

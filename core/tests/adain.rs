@@ -117,7 +117,7 @@ fn imported_into_the_cache_or_found_by_name_in_a_weights_folder() {
 #[test]
 fn wrong_files_give_clear_errors() {
     let (vgg, dec) = (fixtures().join("vgg_normalised.pth"), fixtures().join("decoder.pth"));
-    let err = |v: &Path, d: &Path| AdaIN::from_files(v, d, &Device::Cpu).err().expect("must fail").to_string();
+    let err = |v: &Path, d: &Path| AdaIN::from_files(v, d, &Device::Cpu).expect_err("must fail").to_string();
     let e = err(&dec, &dec);
     assert!(e.contains("is the AdaIN decoder") && e.contains("not the AdaIN vgg"), "{e}");
     let e = err(&vgg, &vgg);
