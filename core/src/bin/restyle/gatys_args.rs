@@ -67,8 +67,8 @@ pub struct GatysArgs {
     /// Coarse-to-fine scales, each half the next [default: 1; improved: 3].
     #[arg(long)]
     pub scales: Option<usize>,
-    /// Wall-clock budget in seconds: stop at the first iteration past it and keep the best image
-    /// (shared between scales ∝ their pixel counts) [default: none].
+    /// Wall-clock budget in seconds: stop before the iteration that would end past it and keep the
+    /// best image (shared between scales ∝ their pixel counts) [default: none].
     #[arg(long)]
     pub max_seconds: Option<f64>,
     /// Save the image every N iterations (beside the output, `OUT_scale_iter.png`).
