@@ -10,6 +10,7 @@ mod style_vector;
 mod stylize;
 mod train;
 mod train_arbitrary;
+mod train_bar;
 mod weights;
 
 #[derive(Parser)]

@@ -5,7 +5,6 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use restyle_core::device::DeviceChoice;
-use restyle_core::progress::{Control, Progress};
 use restyle_core::train::{TrainConfig, Trainer};
 use restyle_core::transformer_net::Config as NetConfig;
 use std::path::PathBuf;
@@ -107,33 +106,7 @@ fn fast(a: FastArgs) -> Result<()> {
         seed: a.seed,
     };
     let mut trainer = Trainer::new(cfg, vgg, &device)?;
-    let start_step = trainer.step;
-    let bar = indicatif::ProgressBar::new(a.steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(start_step as u64);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s2 = stop.clone();
-    // Ctrl-C: save a checkpoint and stop (resume with --resume).
-    let _ = ctrlc::set_handler(move || s2.store(true, std::sync::atomic::Ordering::SeqCst));
-    let t0 = std::time::Instant::now();
-    let mut report = |p: &Progress| {
-        bar.set_position(p.step as u64);
-        let l: Vec<String> = p.losses.iter().map(|(k, v)| format!("{k} {v:.3e}")).collect();
-        bar.set_message(l.join(" "));
-        if stop.load(std::sync::atomic::Ordering::SeqCst) { Control::Cancel } else { Control::Continue }
-    };
-    match trainer.run(&mut report) {
-        Ok(_) | Err(restyle_core::Error::Cancelled) => {}
-        Err(e) => return Err(e.into()),
-    }
-    bar.finish();
-    let done = trainer.step - start_step;
-    if done > 0 {
-        eprintln!("{done} steps in {:.1} s ({:.2} s/step)", t0.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64() / done as f64);
-    }
+    crate::train_bar::train_with_bar(&mut trainer, &a.out, a.steps, a.checkpoint_every)?;
     let fp16 = a.out.join("model-fp16.safetensors");
     restyle_core::train::export_fp16(&trainer.varmap, &fp16)?;
     eprintln!("checkpoint {}; fp16 model {} (use: restyle stylize PHOTO --method fast --model {})",

@@ -5,7 +5,6 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use restyle_core::device::DeviceChoice;
-use restyle_core::progress::{Control, Progress};
 use restyle_core::train_arbitrary::{load_tensors_dir, ArbitraryTrainConfig, ArbitraryTrainer};
 use std::path::PathBuf;
 
@@ -97,34 +96,7 @@ pub fn run(a: ArbitraryArgs) -> Result<()> {
         seed: a.seed,
     };
     let mut trainer = ArbitraryTrainer::new(cfg, init, vgg, &device)?;
-    let start_step = trainer.step;
-    let bar = indicatif::ProgressBar::new(a.steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(start_step as u64);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s2 = stop.clone();
-    // Ctrl-C: save a checkpoint and stop (resume with --resume).
-    let _ = ctrlc::set_handler(move || s2.store(true, std::sync::atomic::Ordering::SeqCst));
-    let t0 = std::time::Instant::now();
-    let mut report = |p: &Progress| {
-        bar.set_position(p.step as u64);
-        let l: Vec<String> = p.losses.iter().map(|(k, v)| format!("{k} {v:.3e}")).collect();
-        bar.set_message(l.join(" "));
-        if stop.load(std::sync::atomic::Ordering::SeqCst) { Control::Cancel } else { Control::Continue }
-    };
-    match trainer.run(&mut report) {
-        Ok(_) | Err(restyle_core::Error::Cancelled) => {}
-        Err(e) => return Err(e.into()),
-    }
-    bar.finish();
-    let done = trainer.step - start_step;
-    if done > 0 {
-        let s = t0.elapsed().as_secs_f64();
-        eprintln!("{done} steps in {s:.1} s ({:.2} s/step)", s / done as f64);
-    }
+    crate::train_bar::train_with_bar(&mut trainer, &a.out, a.steps, a.checkpoint_every)?;
     eprintln!(
         "checkpoint in {} (use: restyle stylize PHOTO --method arbitrary --weights-dir {})",
         a.out.display(),
