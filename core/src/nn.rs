@@ -4,7 +4,8 @@
 //!
 //! Conventions follow `../shared/docs/network-specs.md` §1.
 
-use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor, D};
+use rayon::prelude::*;
 
 /// ε of every instance norm in the Magenta and multistyle networks.
 pub const IN_EPS: f64 = 1e-5;
@@ -75,6 +76,12 @@ pub struct InstanceStats {
 
 impl InstanceStats {
     pub fn of(x: &Tensor, eps: f64) -> Result<Self> {
+        if inference_on_cpu(&[x]) {
+            let (n, c, _, _) = x.dims4()?;
+            let both = x.contiguous()?.apply_op1_no_bwd(&PlaneStats { eps })?;
+            let part = |i| both.narrow(1, i, 1)?.reshape((n, c, 1, 1));
+            return Ok(InstanceStats { mean: part(0)?, inv_std: part(1)? });
+        }
         let x = x.to_dtype(DType::F32)?;
         let mean = x.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
         let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
@@ -102,7 +109,73 @@ pub fn normalize(x: &Tensor, stats: &InstanceStats, gamma: &Tensor, beta: &Tenso
     // Fold the normalisation into one scale and one shift per channel.
     let scale = stats.inv_std.broadcast_mul(&as4(gamma)?)?;
     let shift = as4(beta)?.broadcast_sub(&stats.mean.broadcast_mul(&scale)?)?;
+    if inference_on_cpu(&[x, &scale, &shift]) {
+        let (n, c, _, _) = x.dims4()?;
+        let per_plane = |t: &Tensor| t.broadcast_as((n, c, 1, 1))?.flatten_all()?.to_vec1::<f32>();
+        let op = PlaneAffine { scale: per_plane(&scale)?, shift: per_plane(&shift)? };
+        return x.contiguous()?.apply_op1_no_bwd(&op);
+    }
     x.broadcast_mul(&scale)?.broadcast_add(&shift)
+}
+
+/// Inference (nothing to differentiate) on f32 CPU tensors: the case the
+/// fused per-plane kernels below handle; training keeps candle's ops.
+fn inference_on_cpu(ts: &[&Tensor]) -> bool {
+    ts.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32 && !t.track_op())
+}
+
+fn cpu_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&s.as_slice::<f32>()?[a..b]),
+        None => candle_core::bail!("expected a contiguous tensor"),
+    }
+}
+
+/// Mean and `1/sqrt(σ² + ε)` of every `H×W` plane in one read of each
+/// plane (it is in cache for the centred second pass): `[N·C, 2]`.
+struct PlaneStats {
+    eps: f64,
+}
+
+impl CustomOp1 for PlaneStats {
+    fn name(&self) -> &'static str {
+        "instance-norm-stats"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = l.shape().dims4()?;
+        let x = cpu_f32(s, l)?;
+        let mut out = vec![0f32; n * c * 2];
+        out.par_chunks_mut(2).zip(x.par_chunks(h * w)).for_each(|(o, p)| {
+            let len = p.len() as f64;
+            let mean = p.iter().map(|&v| v as f64).sum::<f64>() / len;
+            let var = p.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len;
+            o[0] = mean as f32;
+            o[1] = (1.0 / (var + self.eps).sqrt()) as f32;
+        });
+        Ok((CpuStorage::F32(out), Shape::from((n * c, 2))))
+    }
+}
+
+/// `x·scale + shift` with one scale and shift per `H×W` plane, one pass.
+struct PlaneAffine {
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+}
+
+impl CustomOp1 for PlaneAffine {
+    fn name(&self) -> &'static str {
+        "instance-norm-affine"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (_, _, h, w) = l.shape().dims4()?;
+        let x = cpu_f32(s, l)?;
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(i, (o, p))| {
+            let (a, b) = (self.scale[i], self.shift[i]);
+            o.iter_mut().zip(p).for_each(|(o, &v)| *o = v * a + b);
+        });
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
 }
 
 /// Instance norm with external γ/β (conditional instance norm): statistics
@@ -226,6 +299,22 @@ mod tests {
                 assert!((y[k * 9 + i] as f64 - want).abs() < 1e-5, "{k} {i}");
             }
         }
+    }
+
+    /// The fused inference kernels and candle's ops (used when training)
+    /// give the same normalisation.
+    #[test]
+    fn fused_inference_path_matches_the_differentiable_one() {
+        let dev = Device::Cpu;
+        let x = (Tensor::randn(0f32, 2.0, (2, 3, 5, 7), &dev).unwrap() + 1.5).unwrap();
+        let gamma = Tensor::randn(1f32, 0.3, (2, 3), &dev).unwrap();
+        let beta = Tensor::randn(0f32, 0.3, 3, &dev).unwrap();
+        let fused = instance_norm(&x, &gamma, &beta, IN_EPS).unwrap();
+        let tracked = candle_core::Var::from_tensor(&x).unwrap();
+        assert!(tracked.track_op());
+        let plain = instance_norm(&tracked, &gamma, &beta, IN_EPS).unwrap();
+        let d = (fused - plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(d < 1e-5, "{d}");
     }
 
     #[test]
