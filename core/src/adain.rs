@@ -22,6 +22,7 @@ use crate::image::RgbImage;
 use crate::nn::{upsample_nearest2x, ReflectConv};
 use crate::progress::{Control, Progress, ProgressFn};
 use crate::stylize::StyleImage;
+use crate::tiling::{run_tiled, Tiling};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
@@ -83,6 +84,10 @@ impl MeanStd {
         Ok(MeanStd { mean: mean.reshape((n, c, 1, 1))?, std: std.reshape((n, c, 1, 1))? })
     }
 
+    pub fn to_device(&self, device: &Device) -> candle_core::Result<Self> {
+        Ok(MeanStd { mean: self.mean.to_device(device)?, std: self.std.to_device(device)? })
+    }
+
     /// Weighted mix of several styles' statistics (weights normalised to 1).
     /// Mixing the AdaIN outputs, as the release's `style_interpolation_weights`
     /// does, is the same: Σ wᵢ(σᵢ·x̂ + μᵢ) = (Σ wᵢσᵢ)·x̂ + Σ wᵢμᵢ.
@@ -103,7 +108,12 @@ impl MeanStd {
 
 /// AdaIN(x, target) = σ_t · (x − μ(x)) / σ(x) + μ_t, per sample and channel.
 pub fn adaptive_instance_norm(x: &Tensor, target: &MeanStd) -> candle_core::Result<Tensor> {
-    let own = MeanStd::of(x)?;
+    adaptive_instance_norm_with(x, &MeanStd::of(x)?, target)
+}
+
+/// AdaIN with the statistics `own` taken as x's (a tile uses the whole
+/// image's, so that tiles do not each get their own colours).
+pub fn adaptive_instance_norm_with(x: &Tensor, own: &MeanStd, target: &MeanStd) -> candle_core::Result<Tensor> {
     let scale = target.std.broadcast_div(&own.std)?;
     let shift = target.mean.broadcast_sub(&own.mean.broadcast_mul(&scale)?)?;
     x.broadcast_mul(&scale)?.broadcast_add(&shift)
@@ -215,11 +225,16 @@ impl Decoder {
 pub struct Options {
     /// Shorter side style images are resized to (the release's default 512).
     pub style_size: usize,
+    /// Tiles for content images larger than `tiling.tile` on either side.
+    pub tiling: Tiling,
+    /// Tiled images take the content's feature statistics from the whole
+    /// image scaled to at most this longest side (exact when no larger).
+    pub stats_max_side: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { style_size: 512 }
+        Options { style_size: 512, tiling: Tiling { tile: 1024, overlap: 64 }, stats_max_side: 1024 }
     }
 }
 
@@ -313,25 +328,55 @@ impl AdaIN {
     /// pool windows start at 0), so the extra rows/columns are cropped off:
     /// the result is the release's output, cropped.
     pub fn transfer(&self, content: &Tensor, target: &MeanStd, alpha: f32) -> Result<Tensor> {
+        self.transfer_with(content, None, target, alpha)
+    }
+
+    /// [`Self::transfer`], the content's feature statistics `own` if given
+    /// (else its own).
+    fn transfer_with(&self, content: &Tensor, own: Option<&MeanStd>, target: &MeanStd, alpha: f32) -> Result<Tensor> {
         if !(0.0..=1.0).contains(&alpha) {
             return Err(Error::InvalidArgument(format!("AdaIN strength must be in 0..1, got {alpha}")));
         }
         let (_, _, h, w) = content.dims4()?;
         let fc = self.encode(content)?;
-        let t = adaptive_instance_norm(&fc, target)?;
+        let t = match own {
+            Some(own) => adaptive_instance_norm_with(&fc, &own.to_device(fc.device())?, target)?,
+            None => adaptive_instance_norm(&fc, target)?,
+        };
         let t = ((t * alpha as f64)? + (fc * (1.0 - alpha as f64))?)?;
         Ok(self.decoder.forward(&t)?.narrow(2, 0, h)?.narrow(3, 0, w)?)
     }
 
+    /// [`Self::transfer`] of a `[1, 3, H, W]` image of any size: in
+    /// overlapping tiles with feathered seams when larger than a tile, every
+    /// tile normalised with the content statistics of the whole image
+    /// (measured at up to `opts.stats_max_side`).
+    pub fn transfer_tiled(&self, content: &Tensor, target: &MeanStd, alpha: f32, opts: &Options) -> Result<Tensor> {
+        let (_, _, h, w) = content.dims4()?;
+        if !opts.tiling.needed(h, w) {
+            return self.transfer(content, target, alpha);
+        }
+        let probe = if h.max(w) > opts.stats_max_side {
+            let (pw, ph) = crate::image::fit_longest(w, h, opts.stats_max_side);
+            RgbImage::from_tensor(content)?.resize(pw, ph)?.to_tensor(&self.device)?
+        } else {
+            content.clone()
+        };
+        let own = MeanStd::of(&self.encode(&probe)?)?;
+        Ok(run_tiled(content, opts.tiling, |tile| {
+            self.transfer_with(tile, Some(&own), target, alpha).map_err(|e| candle_core::Error::Msg(e.to_string()))
+        })?)
+    }
+
     /// One content image in a weighted mix of styles (each resized to
-    /// `style_size` on its shorter side), clamped to 0..1. Reports one
-    /// progress step per style and one for the decoding.
+    /// `opts.style_size` on its shorter side; tiled as `opts` says), clamped
+    /// to 0..1. Reports one progress step per style and one for the decoding.
     pub fn stylize(
         &self,
         content: &RgbImage,
         styles: &[StyleImage],
         alpha: f32,
-        style_size: usize,
+        opts: &Options,
         progress: &mut ProgressFn,
     ) -> Result<RgbImage> {
         if styles.is_empty() {
@@ -347,12 +392,12 @@ impl AdaIN {
         let mut stats = Vec::with_capacity(styles.len());
         for (i, s) in styles.iter().enumerate() {
             report(i)?;
-            let img = crate::arbitrary::style_input(&s.image, style_size)?;
+            let img = crate::arbitrary::style_input(&s.image, opts.style_size)?;
             stats.push((self.style_stats(&img.to_tensor(&self.device)?)?, s.weight));
         }
         let target = MeanStd::mix(&stats)?;
         report(styles.len())?;
-        let y = self.transfer(&content.to_tensor(&self.device)?, &target, alpha)?.clamp(0f32, 1f32)?;
+        let y = self.transfer_tiled(&content.to_tensor(&self.device)?, &target, alpha, opts)?.clamp(0f32, 1f32)?;
         report(total)?;
         RgbImage::from_tensor(&y)
     }

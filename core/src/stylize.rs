@@ -167,8 +167,8 @@ impl Stylizer {
                 if request.style_vector.is_some() {
                     return Err(Error::InvalidArgument("AdaIN takes style images, not a style vector".into()));
                 }
-                let style_size = request.style_size.unwrap_or(opts.style_size);
-                let image = net.stylize(work, styles, request.strength, style_size, progress)?;
+                let opts = crate::adain::Options { style_size: request.style_size.unwrap_or(opts.style_size), ..*opts };
+                let image = net.stylize(work, styles, request.strength, &opts, progress)?;
                 Ok(MethodOutput { image, completed: true, native_strength: true })
             }
             Method::MultiStyle26(net, weights, tiling) => {

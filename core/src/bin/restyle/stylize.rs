@@ -153,7 +153,7 @@ pub fn run(args: StylizeArgs) -> Result<()> {
         MethodName::Adain => Some(MethodSpec::AdaIN {
             vgg: args.adain_vgg.clone(),
             decoder: args.adain_decoder.clone(),
-            options: restyle_core::adain::Options::default(),
+            options: restyle_core::adain::Options { tiling, stats_max_side: args.tile, ..Default::default() },
         }),
         // Optimisation has its own many knobs (gatys_args).
         MethodName::Gatys => None,
