@@ -15,8 +15,14 @@
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::winograd;
+
+/// Fewest input and output channels for which 3×3 stride-1 convolutions use
+/// Winograd (below it im2col is as fast: the transforms dominate).
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+
 /// Upper bound of one band's unfolded input, in f32 elements (32 MiB).
-const BAND_ELEMS: usize = 8 << 20;
+pub(crate) const BAND_ELEMS: usize = 8 << 20;
 
 /// Stride-`stride` VALID cross-correlation of `x` `[N, C, H, W]` (already
 /// padded) with `w` `[O, C, kh, kw]`, no bias. Differentiable in both.
@@ -56,6 +62,12 @@ impl Geometry {
             candle_core::bail!("conv2d: input {x:?} does not fit kernel {w:?} with stride {stride}");
         }
         Ok(Geometry { n, c, h, w: wd, o, kh, kw, stride, ho: (h - kh) / stride + 1, wo: (wd - kw) / stride + 1 })
+    }
+
+    /// Whether the Winograd kernel serves this geometry: 3×3 stride 1 with
+    /// enough channels that its gemms, not the transforms, dominate.
+    fn winograd(&self) -> bool {
+        self.kh == 3 && self.kw == 3 && self.stride == 1 && self.c >= WINOGRAD_MIN_CHANNELS && self.o >= WINOGRAD_MIN_CHANNELS
     }
 
     /// Rows of the unfolded input: one per (channel, ky, kx).
@@ -116,10 +128,10 @@ fn col2im(g: &Geometry, cols: &[f32], y0: usize, y1: usize, gx: &mut [f32]) {
 /// A row-major matrix view for [`matmul`]: `rows × cols` with the given
 /// strides, so transposes are free.
 #[derive(Clone, Copy)]
-struct View<'a> {
-    data: &'a [f32],
-    row_stride: usize,
-    col_stride: usize,
+pub(crate) struct View<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) row_stride: usize,
+    pub(crate) col_stride: usize,
 }
 
 impl<'a> View<'a> {
@@ -138,7 +150,7 @@ impl<'a> View<'a> {
 
 /// `dst[m×n] (row stride dst_stride) = (accumulate ? dst : 0) + a[m×k]·b[k×n]`,
 /// with gemm's AVX-512 kernels on all threads.
-fn matmul(m: usize, n: usize, k: usize, a: View, b: View, dst: &mut [f32], dst_stride: usize, accumulate: bool) {
+pub(crate) fn matmul(m: usize, n: usize, k: usize, a: View, b: View, dst: &mut [f32], dst_stride: usize, accumulate: bool) {
     if m == 0 || n == 0 || k == 0 {
         return;
     }
@@ -199,6 +211,11 @@ impl CustomOp2 for Conv {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::new(l1.dims(), l2.dims(), self.stride)?;
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
+        if g.winograd() {
+            let u = winograd::filters(w, g.o, g.c, false);
+            let out = winograd::correlate(x, g.n, g.c, g.h, g.w, 0, &u, g.o);
+            return Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.ho, g.wo))));
+        }
         let plane = g.ho * g.wo;
         let mut out = vec![0f32; g.n * g.o * plane];
         let mut cols = Vec::new();
@@ -245,6 +262,12 @@ impl CustomOp2 for InputGrad {
         let g = Geometry::new(&[n, c, self.h, self.w], l2.dims(), self.stride)?;
         if l1.dims() != [g.n, g.o, g.ho, g.wo] {
             candle_core::bail!("conv2d grad: gradient {:?} does not match the output of {g:?}", l1.dims());
+        }
+        if g.winograd() {
+            // ∂x = full correlation of ∂y with the transposed, flipped filters.
+            let u = winograd::filters(w, g.o, g.c, true);
+            let gx = winograd::correlate(gy, g.n, g.o, g.ho, g.wo, 2, &u, g.c);
+            return Ok((CpuStorage::F32(gx), Shape::from((g.n, g.c, g.h, g.w))));
         }
         let plane = g.ho * g.wo;
         let mut gx = vec![0f32; g.n * g.c * g.h * g.w];

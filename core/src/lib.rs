@@ -24,5 +24,6 @@ pub mod train;
 pub mod train_arbitrary;
 pub mod transformer_net;
 pub mod vgg;
+pub mod winograd;
 
 pub use error::{Error, Result};
