@@ -19,7 +19,7 @@ use crate::winograd;
 
 /// Fewest input and output channels for which 3×3 stride-1 convolutions use
 /// Winograd (below it im2col is as fast: the transforms dominate).
-const WINOGRAD_MIN_CHANNELS: usize = 16;
+pub const WINOGRAD_MIN_CHANNELS: usize = 16;
 
 /// Upper bound of one band's unfolded input, in f32 elements (32 MiB).
 pub(crate) const BAND_ELEMS: usize = 8 << 20;
@@ -27,6 +27,21 @@ pub(crate) const BAND_ELEMS: usize = 8 << 20;
 /// Stride-`stride` VALID cross-correlation of `x` `[N, C, H, W]` (already
 /// padded) with `w` `[O, C, kh, kw]`, no bias. Differentiable in both.
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor> {
+    conv2d_with(x, w, stride, Kernel::Auto)
+}
+
+/// Which CPU kernel a convolution uses; `Auto` everywhere but benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Winograd for 3×3 stride 1 with C, O ≥ [`WINOGRAD_MIN_CHANNELS`], else im2col.
+    Auto,
+    Im2col,
+    /// Winograd for every 3×3 stride-1 geometry (im2col for the rest).
+    Winograd,
+}
+
+/// [`conv2d`] with a chosen kernel (forward and input gradient).
+pub fn conv2d_with(x: &Tensor, w: &Tensor, stride: usize, kernel: Kernel) -> Result<Tensor> {
     let (_, c, h, wd) = x.dims4()?;
     let (_, ci, kh, kw) = w.dims4()?;
     if ci != c || h < kh || wd < kw || stride == 0 {
@@ -35,7 +50,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor> {
     if !x.device().is_cpu() || x.dtype() != DType::F32 || w.dtype() != DType::F32 {
         return x.conv2d(w, 0, stride, 1, 1);
     }
-    x.contiguous()?.apply_op2(&w.contiguous()?, Conv { stride })
+    x.contiguous()?.apply_op2(&w.contiguous()?, Conv { stride, kernel })
 }
 
 /// The geometry of one convolution, shared by the three kernels.
@@ -66,8 +81,13 @@ impl Geometry {
 
     /// Whether the Winograd kernel serves this geometry: 3×3 stride 1 with
     /// enough channels that its gemms, not the transforms, dominate.
-    fn winograd(&self) -> bool {
-        self.kh == 3 && self.kw == 3 && self.stride == 1 && self.c >= WINOGRAD_MIN_CHANNELS && self.o >= WINOGRAD_MIN_CHANNELS
+    fn winograd(&self, kernel: Kernel) -> bool {
+        let fits = self.kh == 3 && self.kw == 3 && self.stride == 1;
+        match kernel {
+            Kernel::Auto => fits && self.c >= WINOGRAD_MIN_CHANNELS && self.o >= WINOGRAD_MIN_CHANNELS,
+            Kernel::Im2col => false,
+            Kernel::Winograd => fits,
+        }
     }
 
     /// Rows of the unfolded input: one per (channel, ky, kx).
@@ -201,6 +221,7 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
 /// The forward op; its backward uses the two ops below.
 struct Conv {
     stride: usize,
+    kernel: Kernel,
 }
 
 impl CustomOp2 for Conv {
@@ -211,7 +232,7 @@ impl CustomOp2 for Conv {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::new(l1.dims(), l2.dims(), self.stride)?;
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
-        if g.winograd() {
+        if g.winograd(self.kernel) {
             let u = winograd::filters(w, g.o, g.c, false);
             let out = winograd::correlate(x, g.n, g.c, g.h, g.w, 0, &u, g.o);
             return Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.ho, g.wo))));
@@ -232,7 +253,7 @@ impl CustomOp2 for Conv {
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let gx = grad.apply_op2_no_bwd(w, &InputGrad { stride: self.stride, h: x.dim(2)?, w: x.dim(3)? })?;
+        let gx = grad.apply_op2_no_bwd(w, &InputGrad { stride: self.stride, h: x.dim(2)?, w: x.dim(3)?, kernel: self.kernel })?;
         // Frozen weights (VGG, inference) need no gradient: skip its gemm.
         let gw = if w.is_variable() {
             Some(x.apply_op2_no_bwd(&grad, &WeightGrad { stride: self.stride, kh: w.dim(2)?, kw: w.dim(3)? })?)
@@ -248,6 +269,13 @@ struct InputGrad {
     stride: usize,
     h: usize,
     w: usize,
+    kernel: Kernel,
+}
+
+/// ∂L/∂x of [`conv2d_with`] for an input of `h × wd` pixels, from ∂L/∂y
+/// `gy` (CPU, f32) and the weights, with the chosen kernel (benchmarks).
+pub fn input_grad(gy: &Tensor, w: &Tensor, stride: usize, h: usize, wd: usize, kernel: Kernel) -> Result<Tensor> {
+    gy.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &InputGrad { stride, h, w: wd, kernel })
 }
 
 impl CustomOp2 for InputGrad {
@@ -263,7 +291,7 @@ impl CustomOp2 for InputGrad {
         if l1.dims() != [g.n, g.o, g.ho, g.wo] {
             candle_core::bail!("conv2d grad: gradient {:?} does not match the output of {g:?}", l1.dims());
         }
-        if g.winograd() {
+        if g.winograd(self.kernel) {
             // ∂x = full correlation of ∂y with the transposed, flipped filters.
             let u = winograd::filters(w, g.o, g.c, true);
             let gx = winograd::correlate(gy, g.n, g.o, g.ho, g.wo, 2, &u, g.c);

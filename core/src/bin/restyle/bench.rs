@@ -29,6 +29,8 @@ pub enum BenchWhat {
     Multistyle26,
     /// Arbitrary (Magenta): predict 256 + transform at 384/768/1024; peer: onnxruntime (384 only).
     Arbitrary,
+    /// 3×3 stride-1 convolution kernels: im2col vs Winograd, forward and input gradient (no peer).
+    Conv,
 }
 
 #[derive(Args, Debug)]
@@ -77,6 +79,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchWhat::Fast => feed_forward(&args, "fast"),
         BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26"),
         BenchWhat::Arbitrary => crate::bench_arbitrary::run(&args),
+        BenchWhat::Conv => crate::bench_conv::run(&args),
     }
 }
 

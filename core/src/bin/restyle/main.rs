@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_arbitrary;
+mod bench_conv;
 mod gatys_args;
 mod style_vector;
 mod stylize;
