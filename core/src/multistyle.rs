@@ -237,9 +237,9 @@ mod tests {
         layers.push(("res.0.1".into(), 32, 32, 3));
         layers.extend([("expand.0".into(), 8, 32, 3), ("expand.1".into(), 4, 8, 3), ("expand.2".into(), 3, 4, 9)]);
         for (n, o, i, k) in &layers {
-            map.insert(format!("{n}.w"), (Tensor::randn(0f32, 0.1, (*o, *i, *k, *k), &dev).unwrap()));
-            map.insert(format!("{n}.norm.gamma"), (Tensor::randn(1f32, 0.3, (2, *o), &dev).unwrap()));
-            map.insert(format!("{n}.norm.beta"), (Tensor::randn(0f32, 0.3, (2, *o), &dev).unwrap()));
+            map.insert(format!("{n}.w"), Tensor::randn(0f32, 0.1, (*o, *i, *k, *k), &dev).unwrap());
+            map.insert(format!("{n}.norm.gamma"), Tensor::randn(1f32, 0.3, (2, *o), &dev).unwrap());
+            map.insert(format!("{n}.norm.beta"), Tensor::randn(0f32, 0.3, (2, *o), &dev).unwrap());
         }
         let net = MultiStyle26::new(&cfg, VarBuilder::from_tensors(map.clone(), DType::F32, &dev)).unwrap();
         let mut avg = map.clone();
