@@ -1,6 +1,7 @@
 //! AdaIN against PyTorch: `fixtures/adain/{vgg_normalised,decoder}.pth` are
 //! state dicts written by `torch.save` in naoto0804/pytorch-AdaIN's layout
-//! (widths /16, random weights) and `ref.npz` holds PyTorch's outputs, all
+//! (widths /16, random weights; the encoder in PyTorch's legacy format, the
+//! decoder in the zip format) and `ref.npz` holds PyTorch's outputs, all
 //! made by `fixtures/adain/make_fixture.py`. Also: importing the files into
 //! the cache and finding them by name in a weights folder, clear errors for
 //! wrong files, and the CLI.
@@ -46,6 +47,10 @@ fn isolated(dir: &Path, weights: &Path) -> ResolveOptions {
 
 #[test]
 fn pytorch_files_match_pytorch_outputs() {
+    // The encoder file is in PyTorch's legacy format (as the 2018 release), the decoder in the zip format.
+    use restyle_weights::import::{detect_kind, FileKind};
+    assert_eq!(detect_kind(&fixtures().join("vgg_normalised.pth")).unwrap(), FileKind::TorchLegacy);
+    assert_eq!(detect_kind(&fixtures().join("decoder.pth")).unwrap(), FileKind::TorchZip);
     let net = fixture_net();
     assert_eq!(net.config(), Config { widths: [4, 8, 16, 32] });
     let r = reference();
@@ -127,6 +132,14 @@ fn wrong_files_give_clear_errors() {
     assert!(e.contains("fast_pth_net.pth: not the AdaIN decoder") && e.contains("conv1.conv2d.weight"), "{e}");
     let e = err(&fixtures().join("ref.npz"), &dec);
     assert!(e.contains("ref.npz: a zip that is neither"), "{e}");
+
+    // A legacy-format file cut short.
+    let tmp0 = tempfile::tempdir().unwrap();
+    let cut = tmp0.path().join("vgg_normalised.pth");
+    let bytes = std::fs::read(&vgg).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = err(&cut, &dec);
+    assert!(e.contains("legacy PyTorch file") && e.contains("truncated"), "{e}");
 
     // Edited copies (as safetensors): a missing layer, a wrong shape, and an
     // encoder and decoder of different widths.

@@ -156,7 +156,7 @@ fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
             .map_err(|e| Error::Format(format!("{}: cannot read safetensors: {e}", path.display())))?
             .into_iter()
             .collect()),
-        super::FileKind::TorchZip => super::fast_pth::read_pth(path),
+        super::FileKind::TorchZip | super::FileKind::TorchLegacy => super::fast_pth::read_pth(path),
         other => Err(Error::Format(format!(
             "{}: an {other:?} file; AdaIN weights are PyTorch .pth state dicts (or their safetensors)",
             path.display()

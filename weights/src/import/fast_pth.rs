@@ -48,6 +48,9 @@ pub fn import(path: &Path) -> Result<Vec<(String, Tensor)>> {
 
 /// Also used by the AdaIN importer (same container, other keys).
 pub(crate) fn read_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    if super::detect_kind(path)? == super::FileKind::TorchLegacy {
+        return super::torch_legacy::read(path);
+    }
     let read = |key: Option<&str>| candle_core::pickle::read_all_with_key(path, key);
     let tensors = read(None).map_err(|e| Error::Format(format!("{}: cannot read PyTorch file: {e}", path.display())))?;
     if !tensors.is_empty() {

@@ -12,6 +12,7 @@ pub mod magenta;
 pub mod multistyle26;
 pub mod fast_pth;
 pub mod adain;
+pub mod torch_legacy;
 
 use crate::catalog::{Catalog, Model, Part, Source, SourceKind};
 use crate::resolve::{canonical_model_of, sha256_file, store, Record, SourceRecord};
@@ -28,6 +29,8 @@ pub enum FileKind {
     Safetensors,
     /// PyTorch ≥ 1.6 zip pickle (`.pth`, `.pt`, `.bin`, `.model`).
     TorchZip,
+    /// PyTorch's legacy (pre-1.6) `torch.save` format.
+    TorchLegacy,
     /// A Python wheel (zip with a `.dist-info/`).
     Wheel,
 }
@@ -38,7 +41,7 @@ impl FileKind {
         match self {
             FileKind::Onnx => "onnx",
             FileKind::Safetensors => "safetensors",
-            FileKind::TorchZip => "pth",
+            FileKind::TorchZip | FileKind::TorchLegacy => "pth",
             FileKind::Wheel => "whl",
         }
     }
@@ -49,8 +52,11 @@ pub fn detect_kind(path: &Path) -> Result<FileKind> {
     let io = |e| Error::io(format!("cannot read {}", path.display()), e);
     let mut f = std::fs::File::open(path).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
-    let mut head = [0u8; 9];
+    let mut head = [0u8; 15];
     let n = f.read(&mut head).map_err(io)?;
+    if torch_legacy::is_legacy(&head[..n]) {
+        return Ok(FileKind::TorchLegacy);
+    }
     if n >= 4 && head[..4] == *b"PK\x03\x04" {
         let zip = zip::ZipArchive::new(std::fs::File::open(path).map_err(io)?)
             .map_err(|e| Error::Format(format!("{}: unreadable zip: {e}", path.display())))?;
@@ -63,7 +69,7 @@ pub fn detect_kind(path: &Path) -> Result<FileKind> {
         }
         return Err(Error::Format(format!("{}: a zip that is neither a Python wheel nor a PyTorch file", path.display())));
     }
-    if n == 9 {
+    if n >= 9 {
         let hlen = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
         if head[8] == b'{' && hlen + 8 <= len {
             return Ok(FileKind::Safetensors);
@@ -88,7 +94,7 @@ pub fn run_importer(importer: &str, path: &Path) -> Result<Vec<(String, Tensor)>
     // matches the content (a `.model` pickle, a `.bin`, …) through a link.
     let kind = detect_kind(path)?;
     let ext_ok = path.extension().is_some_and(|e| e.eq_ignore_ascii_case(kind.extension()))
-        || (kind == FileKind::TorchZip && path.extension().is_some_and(|e| e == "pt" || e == "bin"));
+        || (matches!(kind, FileKind::TorchZip | FileKind::TorchLegacy) && path.extension().is_some_and(|e| e == "pt" || e == "bin"));
     let tmp;
     let path = if ext_ok {
         path.to_path_buf()
@@ -287,6 +293,7 @@ fn detect_target(path: &Path, kind: FileKind, catalog: &Catalog, name: Option<&s
             .into_iter()
             .map(|t| t.name)
             .collect(),
+        FileKind::TorchLegacy => torch_legacy::read(path)?.into_iter().map(|(n, _)| n).collect(),
         FileKind::Wheel => unreachable!("wheels are dispatched before"),
     };
     let has = |n: &str| names.iter().any(|x| x == n || x.strip_prefix("module.") == Some(n));
