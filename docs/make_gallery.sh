@@ -9,15 +9,21 @@ WEIGHTS=${WEIGHTS:-../shared/weights}
 # `docs/make_gallery.sh gatys` (or arbitrary, fast, multistyle26) renders one section only.
 ONLY=${1:-all}
 section() { [[ "$ONLY" == all || "$ONLY" == "$1" ]]; }
+# thumb NAME SIZE: prints the path of a SIZE px (longest side) PNG copy of
+# $DATA/content/NAME.jpg, so that the outputs stay small.
+thumb() {
+  local out
+  out=$(mktemp -d)/$1.png
+  python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((int(sys.argv[3]),) * 2, Image.BICUBIC); im.save(sys.argv[2])" \
+    "$DATA/content/$1.jpg" "$out" "$2"
+  echo "$out"
+}
 
 # --- arbitrary (Magenta): one photo in five styles, and a strength sweep ---
 if section arbitrary; then
 out=docs/gallery/arbitrary
 mkdir -p "$out"
-# A 256 px copy of the photo, so that the outputs stay small.
-photo=$(mktemp -d)/golden_gate.png
-python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((256, 256), Image.BICUBIC); im.save(sys.argv[2])" \
-  "$DATA/content/golden_gate.jpg" "$photo"
+photo=$(thumb golden_gate 256)
 for style in starry_night the_scream mosaic udnie wave; do
   "$RESTYLE" stylize "$photo" --style "$DATA/style/$style.jpg" \
     --weights-dir "$WEIGHTS" -o "$out/golden_gate-$style.jpg"
@@ -54,9 +60,7 @@ if section fast; then
 out=docs/gallery/fast
 mkdir -p "$out"
 for photo_name in chicago tubingen; do
-  p=$(mktemp -d)/$photo_name.png
-  python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((384, 384), Image.BICUBIC); im.save(sys.argv[2])" \
-    "$DATA/content/$photo_name.jpg" "$p"
+  p=$(thumb "$photo_name" 384)
   "$RESTYLE" stylize "$p" -o "$out/$photo_name-default.jpg"
   "$RESTYLE" stylize "$p" --strength 0.5 -o "$out/$photo_name-default-strength-0.5.jpg"
   "$RESTYLE" stylize "$p" --preserve-color luminance -o "$out/$photo_name-default-luminance.jpg"
@@ -68,9 +72,7 @@ fi
 if section multistyle26; then
 out=docs/gallery/multistyle26
 mkdir -p "$out"
-p=$(mktemp -d)/golden_gate.png
-python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((256, 256), Image.BICUBIC); im.save(sys.argv[2])" \
-  "$DATA/content/golden_gate.jpg" "$p"
+p=$(thumb golden_gate 256)
 for id in 0 3 7 12 19 25; do
   "$RESTYLE" stylize "$p" --method multistyle26 --style-id "$id" --weights-dir "$WEIGHTS" -o "$out/golden_gate-style$id.jpg"
 done
@@ -93,9 +95,7 @@ GATYS_PAIRS=${GATYS_PAIRS:-tubingen:starry_night golden_gate:the_scream chicago:
   --shared "$(dirname "$DATA")" --out "$out" | tee "$out/quality.txt"
 for pair in $GATYS_PAIRS; do
   c=${pair%%:*}; s=${pair##*:}
-  p=$(mktemp -d)/$c.png
-  python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB'); im.thumbnail((int(sys.argv[3]),) * 2, Image.BICUBIC); im.save(sys.argv[2])" \
-    "$DATA/content/$c.jpg" "$p" "$GATYS_SIZE"
+  p=$(thumb "$c" "$GATYS_SIZE")
   for mode in luminance histogram; do
     "$RESTYLE" stylize "$p" --method gatys --preset improved --size "$GATYS_SIZE" --iterations 100000 \
       --max-seconds "$GATYS_SECONDS" --weights-dir "$WEIGHTS" --style "$DATA/style/$s.jpg" \
