@@ -61,9 +61,10 @@ pub struct BenchArgs {
     /// quality: wall-clock budget of each run; coarse-to-fine: cap of the single-scale run.
     #[arg(long, default_value_t = 90.0)]
     pub seconds: f64,
-    /// coarse-to-fine: scales and iterations per scale of the coarse-to-fine run.
+    /// coarse-to-fine: scales of the coarse-to-fine run.
     #[arg(long, default_value_t = 3)]
     pub scales: usize,
+    /// coarse-to-fine: iterations per scale of the coarse-to-fine run.
     #[arg(long, default_value_t = 10)]
     pub iterations: usize,
     /// quality: also write each result to DIR/CONTENT-STYLE-PRESET.jpg.
