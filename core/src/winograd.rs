@@ -81,37 +81,51 @@ pub(crate) fn correlate(x: &[f32], n: usize, c: usize, h: usize, w: usize, pad: 
 }
 
 /// V = Bᵀ d B for tile rows `ty0..ty1` of one channel plane, into `vc`
-/// `[16][tiles]`. Four padded input rows are staged per tile row so edge
-/// tiles (padding, odd sizes) need no special case.
+/// `[16][tiles]`. Each tile row's four input rows are staged zero-padded
+/// and split into even and odd columns, so that both passes are
+/// element-wise loops over whole rows (no per-tile gathers, no edge cases
+/// for padding or odd sizes).
 #[allow(clippy::too_many_arguments)]
 fn input_tiles(plane: &[f32], h: usize, w: usize, pad: usize, tw: usize, ty0: usize, ty1: usize, vc: &mut [f32]) {
     let nt = (ty1 - ty0) * tw;
-    let width = 2 * tw + 2; // ≥ w + 2·pad
-    let mut rows = vec![0f32; 4 * width];
-    let (mut e0, mut e1, mut e2, mut e3) = (vec![[0f32; 4]; tw], vec![[0f32; 4]; tw], vec![[0f32; 4]; tw], vec![[0f32; 4]; tw]);
+    let half = tw + 1; // even (or odd) columns of a staged row of 2·tw + 2 ≥ w + 2·pad
+    // [row i][even, odd][half]
+    let mut st = vec![0f32; 8 * half];
     for ty in ty0..ty1 {
-        for (i, row) in rows.chunks_exact_mut(width).enumerate() {
-            row.fill(0.0);
+        for (i, s) in st.chunks_exact_mut(2 * half).enumerate() {
+            let (ev, od) = s.split_at_mut(half);
+            ev.fill(0.0);
+            od.fill(0.0);
             let r = (2 * ty + i).wrapping_sub(pad);
             if r < h {
-                row[pad..pad + w].copy_from_slice(&plane[r * w..(r + 1) * w]);
+                // Input column j sits at staged column pad + j.
+                let row = &plane[r * w..(r + 1) * w];
+                let (first, second) = if pad % 2 == 0 { (&mut ev[pad / 2..], &mut od[pad / 2..]) } else { (&mut od[pad / 2..], &mut ev[pad / 2 + 1..]) };
+                first.iter_mut().zip(row.iter().step_by(2)).for_each(|(d, v)| *d = *v);
+                second.iter_mut().zip(row.iter().skip(1).step_by(2)).for_each(|(d, v)| *d = *v);
             }
         }
-        // d B along each row (per tile), then Bᵀ (·) across the four rows.
-        for (e, row) in [&mut e0, &mut e1, &mut e2, &mut e3].into_iter().zip(rows.chunks_exact(width)) {
-            for (tx, et) in e.iter_mut().enumerate() {
-                let d = &row[2 * tx..2 * tx + 4];
-                *et = [d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]];
-            }
+        // Bᵀ d: rows (d0 − d2, d1 + d2, d2 − d1, d1 − d3), in place.
+        let (r01, r23) = st.split_at_mut(4 * half);
+        let (r0, r1) = r01.split_at_mut(2 * half);
+        let (r2, r3) = r23.split_at_mut(2 * half);
+        for (((a, b), c), d) in r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut()).zip(r3.iter_mut()) {
+            let (d0, d1, d2, d3) = (*a, *b, *c, *d);
+            (*a, *b, *c, *d) = (d0 - d2, d1 + d2, d2 - d1, d1 - d3);
         }
+        // (·) B: columns (e0 − e2, e1 + e2, e2 − e1, e1 − e3) of each tile,
+        // where a tile's columns are even[tx], odd[tx], even[tx+1], odd[tx+1].
         let t0 = (ty - ty0) * tw;
-        for j in 0..4 {
-            for tx in 0..tw {
-                let (a, b, cc, d) = (e0[tx][j], e1[tx][j], e2[tx][j], e3[tx][j]);
-                vc[j * nt + t0 + tx] = a - cc;
-                vc[(4 + j) * nt + t0 + tx] = b + cc;
-                vc[(8 + j) * nt + t0 + tx] = cc - b;
-                vc[(12 + j) * nt + t0 + tx] = b - d;
+        for (i, s) in st.chunks_exact(2 * half).enumerate() {
+            let (ev, od) = s.split_at(half);
+            let mut out = vc.chunks_exact_mut(nt).skip(4 * i).map(|r| &mut r[t0..t0 + tw]);
+            let (v0, v1, v2, v3) = (out.next().unwrap(), out.next().unwrap(), out.next().unwrap(), out.next().unwrap());
+            let cols = ev.windows(2).zip(od.windows(2));
+            for ((((a, b), c), d), (e, o)) in v0.iter_mut().zip(v1.iter_mut()).zip(v2.iter_mut()).zip(v3.iter_mut()).zip(cols) {
+                *a = e[0] - e[1];
+                *b = o[0] + e[1];
+                *c = e[1] - o[0];
+                *d = o[0] - o[1];
             }
         }
     }
@@ -121,26 +135,31 @@ fn input_tiles(plane: &[f32], h: usize, w: usize, pad: usize, tw: usize, ty0: us
 /// `[16][tiles]` into the output plane `[ho, wo]`, cropping the last tile.
 #[allow(clippy::too_many_arguments)]
 fn output_tiles(mo: &[f32], nt: usize, ho: usize, wo: usize, tw: usize, ty0: usize, ty1: usize, plane: &mut [f32]) {
+    // Aᵀ M: two rows of four columns, per tile; then the two output columns.
+    let mut s = vec![0f32; 8 * tw];
+    let mut y = vec![0f32; 2 * 2 * tw];
     for ty in ty0..ty1 {
         let t0 = (ty - ty0) * tw;
-        let m = |k: usize| &mo[k * nt + t0..k * nt + t0 + tw];
-        let ms: [&[f32]; 16] = std::array::from_fn(m);
-        let (top, rest) = plane[2 * ty * wo..].split_at_mut(wo);
-        let bottom = if 2 * ty + 1 < ho { Some(&mut rest[..wo]) } else { None };
-        let mut y1 = vec![0f32; 2 * tw];
-        let mut y0 = vec![0f32; 2 * tw];
-        for tx in 0..tw {
-            // Aᵀ M: two rows of four.
-            let s0: [f32; 4] = std::array::from_fn(|j| ms[j][tx] + ms[4 + j][tx] + ms[8 + j][tx]);
-            let s1: [f32; 4] = std::array::from_fn(|j| ms[4 + j][tx] - ms[8 + j][tx] - ms[12 + j][tx]);
-            y0[2 * tx] = s0[0] + s0[1] + s0[2];
-            y0[2 * tx + 1] = s0[1] - s0[2] - s0[3];
-            y1[2 * tx] = s1[0] + s1[1] + s1[2];
-            y1[2 * tx + 1] = s1[1] - s1[2] - s1[3];
+        let m: [&[f32]; 16] = std::array::from_fn(|k| &mo[k * nt + t0..k * nt + t0 + tw]);
+        let (s0, s1) = s.split_at_mut(4 * tw);
+        for j in 0..4 {
+            let (a, b) = (&mut s0[j * tw..(j + 1) * tw], &mut s1[j * tw..(j + 1) * tw]);
+            for ((((a, b), m0), m1), (m2, m3)) in a.iter_mut().zip(b.iter_mut()).zip(m[j]).zip(m[4 + j]).zip(m[8 + j].iter().zip(m[12 + j])) {
+                *a = m0 + m1 + m2;
+                *b = m1 - m2 - m3;
+            }
         }
-        top.copy_from_slice(&y0[..wo]);
-        if let Some(b) = bottom {
-            b.copy_from_slice(&y1[..wo]);
+        for (srow, yrow) in s.chunks_exact(4 * tw).zip(y.chunks_exact_mut(2 * tw)) {
+            let (c0, rest) = srow.split_at(tw);
+            let (c1, rest) = rest.split_at(tw);
+            let (c2, c3) = rest.split_at(tw);
+            for ((((pair, a), b), c), d) in yrow.chunks_exact_mut(2).zip(c0).zip(c1).zip(c2).zip(c3) {
+                pair[0] = a + b + c;
+                pair[1] = b - c - d;
+            }
+        }
+        for (r, yrow) in (2 * ty..(2 * ty + 2).min(ho)).zip(y.chunks_exact(2 * tw)) {
+            plane[r * wo..(r + 1) * wo].copy_from_slice(&yrow[..wo]);
         }
     }
 }
