@@ -170,6 +170,7 @@ impl<'a> View<'a> {
 
 /// `dst[m×n] (row stride dst_stride) = (accumulate ? dst : 0) + a[m×k]·b[k×n]`,
 /// with gemm's AVX-512 kernels on all threads.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul(m: usize, n: usize, k: usize, a: View, b: View, dst: &mut [f32], dst_stride: usize, accumulate: bool) {
     if m == 0 || n == 0 || k == 0 {
         return;

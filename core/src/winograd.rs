@@ -33,19 +33,10 @@ pub(crate) fn filters(w: &[f32], o: usize, c: usize, transpose_flip: bool) -> Ve
         for col in 0..cols {
             let k = if transpose_flip { &w[(col * c + r) * 9..][..9] } else { &w[(r * c + col) * 9..][..9] };
             let tap = |y: usize, x: usize| if transpose_flip { k[(2 - y) * 3 + 2 - x] } else { k[y * 3 + x] };
-            // G g: 4×3, one row of G per output row.
-            let mut gg = [[0f32; 3]; 4];
-            for x in 0..3 {
-                let (a, b, d) = (tap(0, x), tap(1, x), tap(2, x));
-                gg[0][x] = a;
-                gg[1][x] = 0.5 * (a + b + d);
-                gg[2][x] = 0.5 * (a - b + d);
-                gg[3][x] = d;
-            }
-            // (G g) Gᵀ: 4×4.
-            for (i, [a, b, d]) in gg.into_iter().enumerate() {
-                let row = [a, 0.5 * (a + b + d), 0.5 * (a - b + d), d];
-                for (j, v) in row.into_iter().enumerate() {
+            // G g column by column (4×3), then each of its rows times Gᵀ.
+            let gg = [0, 1, 2].map(|x| g_times(tap(0, x), tap(1, x), tap(2, x)));
+            for i in 0..4 {
+                for (j, v) in g_times(gg[0][i], gg[1][i], gg[2][i]).into_iter().enumerate() {
                     ur[(i * 4 + j) * cols + col] = v;
                 }
             }
@@ -54,9 +45,15 @@ pub(crate) fn filters(w: &[f32], o: usize, c: usize, transpose_flip: bool) -> Ve
     u
 }
 
+/// G·(a, b, d)ᵀ for G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+fn g_times(a: f32, b: f32, d: f32) -> [f32; 4] {
+    [a, 0.5 * (a + b + d), 0.5 * (a - b + d), d]
+}
+
 /// Stride-1 3×3 cross-correlation of `x` `[N, C, H, W]`, zero-padded by
 /// `pad` on every side, with filters `u` from [`filters`] (`o` output
 /// channels). Returns `[N, O, H + 2·pad − 2, W + 2·pad − 2]`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn correlate(x: &[f32], n: usize, c: usize, h: usize, w: usize, pad: usize, u: &[f32], o: usize) -> Vec<f32> {
     let (ho, wo) = (h + 2 * pad - 2, w + 2 * pad - 2);
     let (th, tw) = (ho.div_ceil(2), wo.div_ceil(2));
@@ -105,7 +102,7 @@ fn input_tiles(plane: &[f32], h: usize, w: usize, pad: usize, tw: usize, ty0: us
             if r < h {
                 // Input column j sits at staged column pad + j.
                 let row = &plane[r * w..(r + 1) * w];
-                let (first, second) = if pad % 2 == 0 { (&mut ev[pad / 2..], &mut od[pad / 2..]) } else { (&mut od[pad / 2..], &mut ev[pad / 2 + 1..]) };
+                let (first, second) = if pad.is_multiple_of(2) { (&mut ev[pad / 2..], &mut od[pad / 2..]) } else { (&mut od[pad / 2..], &mut ev[pad / 2 + 1..]) };
                 first.iter_mut().zip(row.iter().step_by(2)).for_each(|(d, v)| *d = *v);
                 second.iter_mut().zip(row.iter().skip(1).step_by(2)).for_each(|(d, v)| *d = *v);
             }
