@@ -122,7 +122,10 @@ impl GatysConfig {
 
     /// Novak & Nikulin: style from every conv layer with weights ∝ 2^(D−d),
     /// content from relu4_2 and the deeper layers ∝ 2^d, shifted Grams
-    /// (s = −1), chained correlations; plus 3-scale coarse-to-fine.
+    /// (s = −1); plus 3-scale coarse-to-fine. Chained correlations are
+    /// available (`chain_weight`) but off: at 256 px they halved the L-BFGS
+    /// iterations per wall time (their cross-Grams resize by index_select,
+    /// whose backward is a scatter) and lost on both distances (quality.md).
     ///
     /// The paper's 2^(D−d) was set on Gatys' per-layer loss 1/(4N²M²)·Σ(G−A)²,
     /// which is C²/4 times this crate's Gram MSE; the style weights carry that
@@ -141,8 +144,10 @@ impl GatysConfig {
         GatysConfig {
             content_layers: content,
             style_layers: style,
+            content_weight: IMPROVED_CONTENT_WEIGHT,
+            style_weight: IMPROVED_STYLE_WEIGHT,
             gram_shift: -1.0,
-            chain_weight: 0.5,
+            chain_weight: 0.0,
             scales: 3,
             ..Self::basic()
         }
@@ -167,6 +172,12 @@ fn vgg_channels(layer: &str) -> usize {
 
 /// Default β with α = 1 (features ÷ activation scale, Grams ÷ C·H·W, MSE).
 pub const DEFAULT_STYLE_WEIGHT: f32 = 1e4;
+/// The improved preset's α and β (docs/quality.md, 60 s at 256 px): its
+/// content term puts 2/3 of α on relu4_3, and α = 1 dissolved the photo
+/// (3.5× basic's relu4_2 distance at 300 s); α = 6 with β = 3e4 keeps the
+/// houses readable while the 13-layer style term stays strong.
+pub const IMPROVED_CONTENT_WEIGHT: f32 = 6.0;
+pub const IMPROVED_STYLE_WEIGHT: f32 = 3e4;
 /// Default γ on the 0..1 image (mean squared neighbour difference).
 pub const DEFAULT_TV_WEIGHT: f32 = 1.0;
 
@@ -456,13 +467,40 @@ impl Gatys {
     /// mode the luma is stylized (with the style's luma matched to the
     /// content's mean/std) and the Stylizer puts the content's chroma back.
     pub fn stylize_work(&self, work: &RgbImage, styles: &[StyleImage], request: &Request, progress: &mut ProgressFn) -> Result<GatysOutput> {
-        let cfg = GatysConfig { size: None, ..self.config.clone() };
-        if request.preserve_color == Some(PreserveColor::Luminance) {
-            let styles: Vec<_> = styles.iter().map(|s| StyleImage { image: luma_matched(&s.image, work), weight: s.weight }).collect();
-            self.run_with(&cfg, &luma_image(work), &styles, request.seed, progress)
-        } else {
-            self.run_with(&cfg, work, styles, request.seed, progress)
+        let mut cfg = GatysConfig { size: None, ..self.config.clone() };
+        let (content, styles) = match request.preserve_color {
+            Some(PreserveColor::Luminance) => {
+                (luma_image(work), styles.iter().map(|s| StyleImage { image: luma_matched(&s.image, work), weight: s.weight }).collect())
+            }
+            _ => (work.clone(), styles.to_vec()),
+        };
+        if request.preserve_color.is_some() && !request.styles.is_empty() {
+            // Without its colours the painting is much closer to the photo, so
+            // the style loss starts lower against the same α and the result is
+            // faintly stylized; β is raised so that the photo's style loss is
+            // what it would be in colour (the style's strength is kept).
+            let colour = self.style_loss_of(&cfg, work, &request.styles)?;
+            let stripped = self.style_loss_of(&cfg, &content, &styles)?;
+            let gain = (colour / stripped.max(f32::MIN_POSITIVE)).clamp(1.0, 1e3);
+            cfg.style_weight *= gain;
         }
+        self.run_with(&cfg, &content, &styles, request.seed, progress)
+    }
+
+    /// The style loss (β·L_style) of `content` itself against `styles`, at
+    /// most 256 px: how far the photo starts from the style.
+    fn style_loss_of(&self, cfg: &GatysConfig, content: &RgbImage, styles: &[StyleImage]) -> Result<f32> {
+        let (w, h) = fit_longest(content.width, content.height, content.width.max(content.height).min(256));
+        let dev = self.device().clone();
+        let c = content.resize(w, h)?.to_tensor(&dev)?;
+        let wsum: f32 = styles.iter().map(|s| s.weight).sum();
+        let st = styles
+            .iter()
+            .map(|s| Ok((s.image.resize_longest(((w.max(h) as f32 * cfg.style_scale).round() as usize).max(16))?.to_tensor(&dev)?, s.weight / wsum)))
+            .collect::<Result<Vec<_>>>()?;
+        let t = self.targets(cfg, &c, &st)?;
+        let (terms, _) = self.eval(cfg, &t, &c)?;
+        Ok(terms[2].1)
     }
 }
 

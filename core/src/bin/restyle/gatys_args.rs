@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub enum Preset {
     /// Gatys et al. 2016: style relu1_1…relu5_1, content relu4_2, plain Grams, one scale.
     Basic,
-    /// Novak & Nikulin: all conv layers, depth-weighted, shifted Grams (s=−1), chained correlations, 3 scales.
+    /// Novak & Nikulin: all conv layers, depth-weighted, shifted Grams (s=−1), 3 scales (chained correlations: --chain-weight).
     Improved,
 }
 
@@ -37,10 +37,10 @@ pub struct GatysArgs {
     /// Adam learning rate on the 0..1 image [default: 0.02].
     #[arg(long)]
     pub learning_rate: Option<f32>,
-    /// α: content weight [default: 1].
+    /// α: content weight [default: 1; improved: 6].
     #[arg(long)]
     pub content_weight: Option<f32>,
-    /// β: style weight [default: 1e4].
+    /// β: style weight [default: 1e4; improved: 3e4].
     #[arg(long)]
     pub style_weight: Option<f32>,
     /// γ: total variation weight [default: 1].
@@ -55,7 +55,7 @@ pub struct GatysArgs {
     /// Gram shift s in (F+s)(F+s)ᵀ [default: 0; improved: −1].
     #[arg(long, allow_hyphen_values = true)]
     pub gram_shift: Option<f32>,
-    /// Chained adjacent-layer correlations weight, 0 = off [default: 0; improved: 0.5].
+    /// Chained adjacent-layer correlations weight, 0 = off [default: 0].
     #[arg(long)]
     pub chain_weight: Option<f32>,
     /// content, noise or style [default: content].
