@@ -38,7 +38,15 @@ pub enum Kernel {
     Im2col,
     /// Winograd for every 3×3 stride-1 geometry (im2col for the rest).
     Winograd,
+    /// Direct row-by-row correlation for every stride-1 geometry.
+    Direct,
 }
+
+/// At most this many output (or input) channels: stride-1 convolutions run
+/// the direct kernel. im2col copies C·kh·kw floats per pixel for only O
+/// multiply-adds on each, so the first and last (9×9, RGB) layers of the
+/// style networks spend their time copying.
+pub const DIRECT_MAX_CHANNELS: usize = 8;
 
 /// [`conv2d`] with a chosen kernel (forward and input gradient).
 pub fn conv2d_with(x: &Tensor, w: &Tensor, stride: usize, kernel: Kernel) -> Result<Tensor> {
@@ -85,8 +93,17 @@ impl Geometry {
         let fits = self.kh == 3 && self.kw == 3 && self.stride == 1;
         match kernel {
             Kernel::Auto => fits && self.c >= WINOGRAD_MIN_CHANNELS && self.o >= WINOGRAD_MIN_CHANNELS,
-            Kernel::Im2col => false,
+            Kernel::Im2col | Kernel::Direct => false,
             Kernel::Winograd => fits,
+        }
+    }
+
+    /// Whether the direct kernel serves this geometry (see [`DIRECT_MAX_CHANNELS`]).
+    fn direct(&self, kernel: Kernel) -> bool {
+        match kernel {
+            Kernel::Auto => self.stride == 1 && self.o.min(self.c) <= DIRECT_MAX_CHANNELS,
+            Kernel::Direct => self.stride == 1,
+            Kernel::Im2col | Kernel::Winograd => false,
         }
     }
 
@@ -121,6 +138,37 @@ fn im2col(g: &Geometry, x: &[f32], y0: usize, y1: usize, cols: &mut [f32]) {
             } else {
                 out.iter_mut().zip(src.iter().step_by(g.stride)).for_each(|(o, s)| *o = *s);
             }
+        }
+    });
+}
+
+/// Direct stride-1 correlation into `out` (`[N, O, ho, wo]`), one output
+/// row per task: each 64-pixel chunk of the row accumulates every
+/// (channel, ky, kx) tap in registers, reading the input rows in place.
+fn direct(g: &Geometry, x: &[f32], w: &[f32], out: &mut [f32]) {
+    const CHUNK: usize = 64;
+    out.par_chunks_mut(g.wo).enumerate().for_each(|(r, row)| {
+        let (oy, o, n) = (r % g.ho, (r / g.ho) % g.o, r / (g.ho * g.o));
+        let xs = &x[n * g.c * g.h * g.w..(n + 1) * g.c * g.h * g.w];
+        let taps = &w[o * g.k()..(o + 1) * g.k()];
+        for x0 in (0..g.wo).step_by(CHUNK) {
+            let len = CHUNK.min(g.wo - x0);
+            let mut acc = [0f32; CHUNK];
+            for c in 0..g.c {
+                for ky in 0..g.kh {
+                    let src = &xs[(c * g.h + oy + ky) * g.w + x0..(c * g.h + oy + ky + 1) * g.w];
+                    for kx in 0..g.kw {
+                        let t = taps[(c * g.kh + ky) * g.kw + kx];
+                        // A fixed-size chunk lets the compiler keep `acc` in
+                        // vector registers; the row's tail takes the slow path.
+                        match <&[f32; CHUNK]>::try_from(src.get(kx..kx + CHUNK).unwrap_or(&[])) {
+                            Ok(s) if len == CHUNK => acc.iter_mut().zip(s).for_each(|(a, v)| *a += t * v),
+                            _ => acc[..len].iter_mut().zip(&src[kx..kx + len]).for_each(|(a, v)| *a += t * v),
+                        }
+                    }
+                }
+            }
+            row[x0..x0 + len].copy_from_slice(&acc[..len]);
         }
     });
 }
@@ -240,6 +288,10 @@ impl CustomOp2 for Conv {
         }
         let plane = g.ho * g.wo;
         let mut out = vec![0f32; g.n * g.o * plane];
+        if g.direct(self.kernel) {
+            direct(&g, x, w, &mut out);
+            return Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.ho, g.wo))));
+        }
         let mut cols = Vec::new();
         for (xs, ys) in x.chunks(g.c * g.h * g.w).zip(out.chunks_mut(g.o * plane)) {
             for (y0, y1) in g.bands() {
@@ -613,6 +665,19 @@ mod tests {
                 let (a, b) = (gw.get(v).unwrap(), gg.get(v).unwrap());
                 assert!(max_diff(a, b) < 1e-4 * scale(a), "gradient stride {s}: {}", max_diff(a, b));
             }
+        }
+    }
+
+    #[test]
+    fn direct_kernel_matches_im2col() {
+        let dev = Device::Cpu;
+        for (n, c, o, k, h, w) in [(2, 3, 16, 9, 20, 75), (1, 16, 3, 9, 17, 140), (1, 5, 2, 3, 6, 64), (1, 2, 4, 1, 3, 5)] {
+            let x = Tensor::randn(0f32, 1.0, (n, c, h, w), &dev).unwrap();
+            let wt = Tensor::randn(0f32, 1.0, (o, c, k, k), &dev).unwrap();
+            let want = conv2d_with(&x, &wt, 1, Kernel::Im2col).unwrap();
+            let got = conv2d_with(&x, &wt, 1, Kernel::Direct).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            assert!(max_diff(&got, &want) < 1e-5 * scale(&want), "{c}->{o} {k}x{k}: {}", max_diff(&got, &want));
         }
     }
 }
