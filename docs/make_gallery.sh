@@ -84,12 +84,13 @@ fi
 # the outputs of `restyle bench quality`, so the distances it prints (saved in
 # quality.txt, tabled in docs/quality.md) are those of these pictures; the
 # colour variants run the improved preset with the same budget. Slow on a CPU:
-# 3 pairs × 4 runs × GATYS_SECONDS.
+# 3 pairs × 4 runs × GATYS_SECONDS (60 s: about 13 min with the release
+# binary, RESTYLE=/work/rel-target/release/restyle, the documented run).
 if section gatys; then
 out=docs/gallery/gatys
 mkdir -p "$out"
 GATYS_SIZE=${GATYS_SIZE:-256}
-GATYS_SECONDS=${GATYS_SECONDS:-90}
+GATYS_SECONDS=${GATYS_SECONDS:-60}
 GATYS_PAIRS=${GATYS_PAIRS:-tubingen:starry_night golden_gate:the_scream chicago:wave}
 "$RESTYLE" bench quality --sizes "$GATYS_SIZE" --seconds "$GATYS_SECONDS" --pairs "${GATYS_PAIRS// /,}" \
   --shared "$(dirname "$DATA")" --out "$out" | tee "$out/quality.txt"
