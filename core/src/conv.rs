@@ -146,31 +146,37 @@ fn im2col(g: &Geometry, x: &[f32], y0: usize, y1: usize, cols: &mut [f32]) {
 /// row per task: each 64-pixel chunk of the row accumulates every
 /// (channel, ky, kx) tap in registers, reading the input rows in place.
 fn direct(g: &Geometry, x: &[f32], w: &[f32], out: &mut [f32]) {
-    const CHUNK: usize = 64;
     out.par_chunks_mut(g.wo).enumerate().for_each(|(r, row)| {
         let (oy, o, n) = (r % g.ho, (r / g.ho) % g.o, r / (g.ho * g.o));
         let xs = &x[n * g.c * g.h * g.w..(n + 1) * g.c * g.h * g.w];
-        let taps = &w[o * g.k()..(o + 1) * g.k()];
-        for x0 in (0..g.wo).step_by(CHUNK) {
-            let len = CHUNK.min(g.wo - x0);
-            let mut acc = [0f32; CHUNK];
-            for c in 0..g.c {
-                for ky in 0..g.kh {
-                    let src = &xs[(c * g.h + oy + ky) * g.w + x0..(c * g.h + oy + ky + 1) * g.w];
-                    for kx in 0..g.kw {
-                        let t = taps[(c * g.kh + ky) * g.kw + kx];
-                        // A fixed-size chunk lets the compiler keep `acc` in
-                        // vector registers; the row's tail takes the slow path.
-                        match <&[f32; CHUNK]>::try_from(src.get(kx..kx + CHUNK).unwrap_or(&[])) {
-                            Ok(s) if len == CHUNK => acc.iter_mut().zip(s).for_each(|(a, v)| *a += t * v),
-                            _ => acc[..len].iter_mut().zip(&src[kx..kx + len]).for_each(|(a, v)| *a += t * v),
-                        }
+        direct_row(g, xs, &w[o * g.k()..(o + 1) * g.k()], oy, row);
+    });
+}
+
+/// One output row of [`direct`], compiled for AVX-512 and AVX2 as well
+/// (chosen at run time): the default x86-64 target has only SSE2.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn direct_row(g: &Geometry, xs: &[f32], taps: &[f32], oy: usize, row: &mut [f32]) {
+    const CHUNK: usize = 64;
+    for x0 in (0..g.wo).step_by(CHUNK) {
+        let len = CHUNK.min(g.wo - x0);
+        let mut acc = [0f32; CHUNK];
+        for c in 0..g.c {
+            for ky in 0..g.kh {
+                let src = &xs[(c * g.h + oy + ky) * g.w + x0..(c * g.h + oy + ky + 1) * g.w];
+                for kx in 0..g.kw {
+                    let t = taps[(c * g.kh + ky) * g.kw + kx];
+                    // A fixed-size chunk lets the compiler keep `acc` in
+                    // vector registers; the row's tail takes the slow path.
+                    match <&[f32; CHUNK]>::try_from(src.get(kx..kx + CHUNK).unwrap_or(&[])) {
+                        Ok(s) if len == CHUNK => acc.iter_mut().zip(s).for_each(|(a, v)| *a = t.mul_add(*v, *a)),
+                        _ => acc[..len].iter_mut().zip(&src[kx..kx + len]).for_each(|(a, v)| *a = t.mul_add(*v, *a)),
                     }
                 }
             }
-            row[x0..x0 + len].copy_from_slice(&acc[..len]);
         }
-    });
+        row[x0..x0 + len].copy_from_slice(&acc[..len]);
+    }
 }
 
 /// The adjoint of [`im2col`]: adds `cols` back into the sample gradient `gx`
