@@ -109,6 +109,16 @@ impl Vgg {
         Self::new(vb, cfg)
     }
 
+    /// The loss network of the trainers: `explicit` if given, else the
+    /// catalog's `vgg16` found through `weights`, with max pooling.
+    pub fn loss_network(explicit: Option<&Path>, weights: &restyle_weights::ResolveOptions, device: &Device) -> Result<Self> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => restyle_weights::resolve("vgg16", weights)?,
+        };
+        Self::load(&path, Pooling::Max, device)
+    }
+
     /// The Keras VGG16 ONNX export (caffe convention), e.g. `vgg16-keras-imagenet.onnx`.
     pub fn load_vgg16_keras_onnx(path: &Path, device: &Device) -> Result<Self> {
         Self::load(path, Pooling::Max, device)

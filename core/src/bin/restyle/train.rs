@@ -82,12 +82,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
 fn fast(a: FastArgs) -> Result<()> {
     let device = a.device.parse::<DeviceChoice>().with_context(|| format!("--device {}", a.device))?.open()?;
     let [c1, c2, c3] = a.widths[..] else { anyhow::bail!("--widths takes three numbers, e.g. 32,64,128") };
-    let vgg_path = match &a.vgg {
-        Some(p) => p.clone(),
-        None => restyle_weights::resolve("vgg16", &crate::stylize::resolve_options(a.weights_dir.as_deref()))
-            .context("locating the VGG16 loss network")?,
-    };
-    let vgg = restyle_core::vgg::Vgg::load(&vgg_path, restyle_core::vgg::Pooling::Max, &device)?;
+    let opts = crate::stylize::resolve_options(a.weights_dir.as_deref());
+    let vgg = restyle_core::vgg::Vgg::loss_network(a.vgg.as_deref(), &opts, &device).context("loading the VGG16 loss network")?;
     let cfg = TrainConfig {
         style: a.style,
         content_dirs: a.content_dirs,

@@ -64,11 +64,7 @@ pub struct ArbitraryArgs {
 pub fn run(a: ArbitraryArgs) -> Result<()> {
     let device = a.device.parse::<DeviceChoice>().with_context(|| format!("--device {}", a.device))?.open()?;
     let opts = crate::stylize::resolve_options(a.weights_dir.as_deref());
-    let vgg_path = match &a.vgg {
-        Some(p) => p.clone(),
-        None => restyle_weights::resolve("vgg16", &opts).context("locating the VGG16 loss network")?,
-    };
-    let vgg = restyle_core::vgg::Vgg::load(&vgg_path, restyle_core::vgg::Pooling::Max, &device)?;
+    let vgg = restyle_core::vgg::Vgg::loss_network(a.vgg.as_deref(), &opts, &device).context("loading the VGG16 loss network")?;
     let init = match &a.init {
         Some(dir) => load_tensors_dir(dir)?,
         None => {
