@@ -82,6 +82,11 @@ pub struct GatysConfig {
     pub style_scale: f32,
     /// Coarse-to-fine scales (1 = single scale; each coarser scale halves the size).
     pub scales: usize,
+    /// Between scales, start from the photo at the finer size plus the
+    /// coarser scale's change to it (upsampled), instead of from the coarser
+    /// result upsampled: the photo's fine detail, which the coarser scale
+    /// could not hold, is kept rather than blurred away.
+    pub keep_detail: bool,
     /// Wall-clock budget in seconds for the whole run; None = iterations only.
     /// Each scale gets a share ∝ its pixel count (about equal iterations per
     /// scale); a scale stops when its next iteration would likely end past
@@ -114,6 +119,7 @@ impl GatysConfig {
             size: Some(512),
             style_scale: 1.0,
             scales: 1,
+            keep_detail: false,
             max_seconds: None,
             save_every: 0,
             save_prefix: None,
@@ -149,6 +155,7 @@ impl GatysConfig {
             gram_shift: -1.0,
             chain_weight: 0.0,
             scales: 3,
+            keep_detail: true,
             ..Self::basic()
         }
     }
@@ -367,9 +374,11 @@ impl Gatys {
         let sizes = Self::scale_sizes(cfg, tw, th);
         let start = Instant::now();
         let mut x: Option<Tensor> = None;
+        let mut prev_content: Option<RgbImage> = None;
         let mut last_terms = Vec::new();
         for (si, &(w, h)) in sizes.iter().enumerate() {
-            let c = content.resize(w, h)?.to_tensor(&dev)?;
+            let content_here = content.resize(w, h)?;
+            let c = content_here.to_tensor(&dev)?;
             let style_long = ((w.max(h) as f32 * cfg.style_scale).round() as usize).max(16);
             let st = styles
                 .iter()
@@ -379,7 +388,14 @@ impl Gatys {
             let x0 = match x.take() {
                 // refined from the coarser scale, upsampled smoothly (nearest
                 // upsampling leaves blocks that the next scale keeps as texture)
-                Some(prev) => RgbImage::from_tensor(&prev)?.resize(w, h)?.to_tensor(&dev)?,
+                Some(prev) => {
+                    let up = RgbImage::from_tensor(&prev)?.resize(w, h)?.to_tensor(&dev)?;
+                    match prev_content.take() {
+                        // c + up(prev − prev_content), as up() is linear
+                        Some(pc) if cfg.keep_detail => ((&c + up)? - pc.resize(w, h)?.to_tensor(&dev)?)?.clamp(0f32, 1f32)?,
+                        _ => up,
+                    }
+                }
                 None => match cfg.init {
                     Init::Content => c.clone(),
                     Init::Style => styles[0].image.resize(w, h)?.to_tensor(&dev)?,
@@ -394,6 +410,7 @@ impl Gatys {
             });
             let out = self.optimise(cfg, &targets, x0, &Stage { label: stage, index: si, deadline }, progress)?;
             last_terms = out.2;
+            prev_content = Some(content_here);
             if !out.1 {
                 return Ok(GatysOutput { image: finish(&out.0, tw, th)?, completed: false, losses: last_terms });
             }

@@ -182,3 +182,28 @@ fn improved_preset_runs_coarse_to_fine_and_transfers_style() {
     eprintln!("improved: style distance {style_content:.4e} → {style_out:.4e}");
     assert!(style_out * 2.0 <= style_content, "style distance {style_out} vs content's {style_content}");
 }
+
+/// With no style and no TV term the photo is already optimal at every scale,
+/// so the coarse scale changes nothing. `keep_detail` must then hand the fine
+/// scale the photo itself (its result is the photo); plain upsampling hands it
+/// the blurred coarse image, which the content loss on relu4_2 does not sharpen.
+#[test]
+fn keep_detail_keeps_the_photos_detail_between_scales() {
+    let Some(vgg) = vgg() else { return };
+    let content = load("content", "tubingen.jpg");
+    let style = load("style", "starry_night.jpg");
+    let mut cfg = GatysConfig::basic();
+    (cfg.size, cfg.scales, cfg.iterations, cfg.style_weight, cfg.tv_weight) = (Some(SIZE), 2, 5, 0.0, 0.0);
+    let g = Gatys::new(vgg, cfg.clone());
+    let styles = [StyleImage { image: style, weight: 1.0 }];
+    let mean_abs_diff = |keep_detail: bool| {
+        let cfg = GatysConfig { keep_detail, ..cfg.clone() };
+        let out = g.run_with(&cfg, &content, &styles, 0, &mut |_: &Progress| Control::Continue).unwrap();
+        assert_eq!((out.image.width, out.image.height), (content.width, content.height));
+        out.image.data.iter().zip(&content.data).map(|(a, b)| (a - b).abs()).sum::<f32>() / content.data.len() as f32
+    };
+    let (kept, blurred) = (mean_abs_diff(true), mean_abs_diff(false));
+    eprintln!("mean |result − photo|: keep_detail {kept:.2e}, plain upsampling {blurred:.2e}");
+    assert!(kept < 1e-3, "keep_detail lost the photo's detail: {kept}");
+    assert!(blurred > 10.0 * kept.max(1e-4), "plain upsampling should blur: {blurred}");
+}

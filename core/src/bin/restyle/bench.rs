@@ -67,6 +67,11 @@ pub struct BenchArgs {
     /// coarse-to-fine: iterations per scale of the coarse-to-fine run.
     #[arg(long, default_value_t = 10)]
     pub iterations: usize,
+    /// quality: run NAME:key=value,… instead of the two presets: the improved preset (or preset=basic,
+    /// given first) with these overrides (content-weight, style-weight, chain-weight, gram-shift, scales,
+    /// keep-detail); repeatable, e.g. --variant basic:preset=basic --variant improved: .
+    #[arg(long = "variant")]
+    pub variants: Vec<String>,
     /// quality: also write each result to DIR/CONTENT-STYLE-PRESET.jpg.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -223,6 +228,35 @@ impl<'a> Distances<'a> {
     }
 }
 
+/// `NAME:key=value,…`: the improved preset (or `preset=basic`) with overrides, for tuning runs.
+fn variant(spec: &str, vgg: &Vgg) -> Result<(String, GatysConfig)> {
+    let (name, overrides) = spec.split_once(':').with_context(|| format!("variant '{spec}': expected NAME:key=value,…"))?;
+    let mut c = GatysConfig::improved(vgg);
+    for item in overrides.split(',').filter(|s| !s.is_empty()) {
+        let (k, v) = item.split_once('=').with_context(|| format!("variant '{spec}': '{item}' is not key=value"))?;
+        if k == "preset" {
+            // first, as it resets the others
+            c = match v {
+                "basic" => GatysConfig::basic(),
+                "improved" => GatysConfig::improved(vgg),
+                _ => anyhow::bail!("variant '{spec}': preset '{v}' (basic, improved)"),
+            };
+            continue;
+        }
+        let num = || v.parse::<f32>().with_context(|| format!("variant '{spec}': '{v}' is not a number"));
+        match k {
+            "content-weight" => c.content_weight = num()?,
+            "style-weight" => c.style_weight = num()?,
+            "chain-weight" => c.chain_weight = num()?,
+            "gram-shift" => c.gram_shift = num()?,
+            "scales" => c.scales = v.parse().with_context(|| format!("variant '{spec}': scales '{v}'"))?,
+            "keep-detail" => c.keep_detail = v.parse().with_context(|| format!("variant '{spec}': keep-detail '{v}' (true/false)"))?,
+            _ => anyhow::bail!("variant '{spec}': unknown key '{k}'"),
+        }
+    }
+    Ok((name.to_string(), c))
+}
+
 /// `content:style` names (files in `data/content`, `data/style`, any extension) or paths.
 fn pair_images(args: &BenchArgs, pair: &str) -> Result<(String, RgbImage, RgbImage)> {
     let (c, s) = pair.split_once(':').with_context(|| format!("pair '{pair}': expected content:style"))?;
@@ -275,7 +309,11 @@ fn quality(args: &BenchArgs) -> Result<()> {
         let d = Distances::new(&g.vgg, &content, &style)?;
         let (s0, c0) = d.measure(&content)?;
         println!("| {name} | (the photo) | 0 | 0 | {s0:.4e} | {c0:.4e} |");
-        let presets = [("basic", GatysConfig::basic()), ("improved", GatysConfig::improved(&g.vgg))];
+        let presets = if args.variants.is_empty() {
+            vec![("basic".to_string(), GatysConfig::basic()), ("improved".to_string(), GatysConfig::improved(&g.vgg))]
+        } else {
+            args.variants.iter().map(|v| variant(v, &g.vgg)).collect::<Result<Vec<_>>>()?
+        };
         for (preset, cfg) in presets {
             let cfg = GatysConfig { size: Some(size), iterations: usize::MAX, max_seconds: Some(budget), ..cfg };
             let (t, it, img) = timed_run(&g, &cfg, &content, &style, &|_| false)?;

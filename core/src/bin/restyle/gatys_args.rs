@@ -67,6 +67,10 @@ pub struct GatysArgs {
     /// Coarse-to-fine scales, each half the next [default: 1; improved: 3].
     #[arg(long)]
     pub scales: Option<usize>,
+    /// Between scales, keep the photo's fine detail and add the coarser scale's change to it
+    /// (false: start from the coarser result, upsampled) [default: false; improved: true].
+    #[arg(long)]
+    pub keep_detail: Option<bool>,
     /// Wall-clock budget in seconds: stop before the iteration that would end past it and keep the
     /// best image (shared between scales ∝ their pixel counts) [default: none].
     #[arg(long)]
@@ -159,6 +163,9 @@ pub fn method(a: &GatysArgs, opts: &restyle_weights::ResolveOptions, dev: &candl
     }
     if let Some(v) = a.scales {
         cfg.scales = v.max(1);
+    }
+    if let Some(v) = a.keep_detail {
+        cfg.keep_detail = v;
     }
     if let Some(v) = a.max_seconds {
         if !(v > 0.0) {
