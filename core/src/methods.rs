@@ -7,9 +7,11 @@
 //! `--weights-dir`, `RESTYLE_WEIGHTS_DIR`, the cache and offline mode behave
 //! the same everywhere.
 //!
-//! Gatys (optimisation) is not here yet: it has many knobs (layers, weights,
-//! presets, output snapshots) and only the CLI offers it, through
-//! `core/src/bin/restyle/gatys_args.rs`.
+//! Optimisation NST ([`MethodSpec::Gatys`]) is here with its two presets, an
+//! iteration count and a time budget: what the C ABI and plug-ins offer. The
+//! CLI starts from the same VGG choice ([`Vgg::gatys_weights`]) and preset
+//! ([`GatysPreset::config_with`]) and then applies its many other knobs
+//! (`core/src/bin/restyle/gatys_args.rs`).
 //!
 //! A new network adds a variant to [`MethodSpec`] and an arm to [`load`]
 //! (and to [`MethodSpec::name`]).
@@ -17,6 +19,8 @@
 use crate::stylize::Method;
 use crate::tiling::Tiling;
 use crate::transformer_net::{TransformerNet, BUILTIN_MODELS, DEFAULT_MODEL};
+use crate::gatys::{Gatys, GatysConfig};
+use crate::vgg::{Pooling, Vgg};
 use crate::{adain, arbitrary, multistyle, Error, Result};
 use candle_core::Device;
 use restyle_weights::ResolveOptions;
@@ -38,6 +42,47 @@ pub enum MethodSpec {
     /// AdaIN: the two files of naoto0804/pytorch-AdaIN; a part not given is
     /// resolved from the weights folder / cache (catalog model `adain`).
     AdaIN { vgg: Option<PathBuf>, decoder: Option<PathBuf>, options: adain::Options },
+    /// Optimisation NST (Gatys et al.) with a preset. `vgg`: a catalog name or
+    /// a file, `None` = [`Vgg::gatys_weights`]' default; `iterations` (per
+    /// scale) and `max_seconds` (wall-clock budget) override the preset's.
+    Gatys { preset: GatysPreset, vgg: Option<String>, iterations: Option<usize>, max_seconds: Option<f64> },
+}
+
+/// The settings an optimisation starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatysPreset {
+    /// Gatys et al. 2016 ([`GatysConfig::basic`]).
+    Basic,
+    /// Novak & Nikulin + coarse-to-fine ([`GatysConfig::improved`]).
+    Improved,
+}
+
+impl GatysPreset {
+    /// The preset's settings for `vgg` (the improved preset weights every layer it has).
+    pub fn config(self, vgg: &Vgg) -> GatysConfig {
+        match self {
+            GatysPreset::Basic => GatysConfig::basic(),
+            GatysPreset::Improved => GatysConfig::improved(vgg),
+        }
+    }
+
+    /// `preset` with the front end's iteration count and time budget (checked).
+    pub fn config_with(self, vgg: &Vgg, iterations: Option<usize>, max_seconds: Option<f64>) -> Result<GatysConfig> {
+        let mut cfg = self.config(vgg);
+        if let Some(n) = iterations {
+            if n == 0 {
+                return Err(Error::InvalidArgument("iterations must be at least 1".into()));
+            }
+            cfg.iterations = n;
+        }
+        if let Some(s) = max_seconds {
+            if !(s > 0.0 && s.is_finite()) {
+                return Err(Error::InvalidArgument(format!("max seconds must be a positive number, got {s}")));
+            }
+            cfg.max_seconds = Some(s);
+        }
+        Ok(cfg)
+    }
 }
 
 impl MethodSpec {
@@ -54,6 +99,7 @@ impl MethodSpec {
             MethodSpec::Fast { .. } => "fast",
             MethodSpec::MultiStyle26 { .. } => "multistyle26",
             MethodSpec::AdaIN { .. } => "adain",
+            MethodSpec::Gatys { .. } => "gatys",
         }
     }
 }
@@ -81,9 +127,33 @@ pub fn load(spec: MethodSpec, weights: &ResolveOptions, device: &Device) -> Resu
             Ok(Method::MultiStyle26(Box::new(net), style_weights, tiling))
         }
         MethodSpec::AdaIN { vgg, decoder, options } => {
-            let net = adain::AdaIN::open(vgg.as_deref(), decoder.as_deref(), weights, device)?;
+            let net = adain::AdaIN::open(vgg.as_deref(), decoder.as_deref(), weights, device).map_err(adain_missing)?;
             Ok(Method::AdaIN(Box::new(net), options))
         }
+        MethodSpec::Gatys { preset, vgg, iterations, max_seconds } => {
+            let vgg = Vgg::load(&Vgg::gatys_weights(vgg.as_deref(), weights)?, Pooling::Max, device)?;
+            let config = preset.config_with(&vgg, iterations, max_seconds)?;
+            Ok(Method::Gatys(Box::new(Gatys::new(vgg, config))))
+        }
+    }
+}
+
+/// A missing AdaIN part also names the other file: a user needs both.
+fn adain_missing(e: Error) -> Error {
+    match e {
+        Error::Weights(restyle_weights::Error::Missing(m)) => {
+            let catalog = restyle_weights::catalog::Catalog::builtin();
+            let files: Vec<String> = catalog
+                .model("adain")
+                .map(|m| m.parts.iter().filter_map(|p| p.sources.first().map(|s| s.file.clone())).collect())
+                .unwrap_or_default();
+            Error::Weights(restyle_weights::Error::Missing(format!(
+                "AdaIN needs both files of naoto0804/pytorch-AdaIN ({}), imported with `restyle weights import FILE` \
+                 or in the weights folder; {m}",
+                files.join(" and ")
+            )))
+        }
+        e => e,
     }
 }
 
@@ -123,11 +193,12 @@ mod tests {
         Tiling { tile: 512, overlap: 64 }
     }
 
-    /// Options that see only `dir` (empty cache inside it, never download).
+    /// Options that see only `dir` (empty caches inside it, never download).
     fn isolated(dir: &Path) -> ResolveOptions {
         ResolveOptions {
             weights_dir: Some(dir.join("weights")),
             cache_dir: Some(dir.join("cache")),
+            hub: restyle_weights::hub::HubOptions { cache_dir: Some(dir.join("hf")), ..Default::default() },
             ..ResolveOptions::default()
         }
         .offline(true)
@@ -172,6 +243,45 @@ mod tests {
         let e = load(MethodSpec::Fast { model: Some("mosaic".into()), tiling: tiling() }, &opts, &Device::Cpu).err().unwrap();
         let msg = e.to_string();
         assert!(msg.contains("'mosaic'") && msg.contains("fast-mosaic"), "{msg}");
+        // AdaIN names both of its files, whichever is missing.
+        let adain = MethodSpec::AdaIN { vgg: None, decoder: None, options: adain::Options::default() };
+        let e = load(adain, &opts, &Device::Cpu).err().unwrap();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Weights(_)), "{msg}");
+        assert!(msg.contains("vgg_normalised.pth") && msg.contains("decoder.pth") && msg.contains("restyle weights import"), "{msg}");
+        // Gatys without any VGG: the default's resolve error (vgg16).
+        let gatys = MethodSpec::Gatys { preset: GatysPreset::Improved, vgg: None, iterations: None, max_seconds: None };
+        let e = load(gatys, &opts, &Device::Cpu).err().unwrap();
+        assert!(matches!(e, Error::Weights(_)) && e.to_string().contains("'vgg16'"), "{e}");
+    }
+
+    #[test]
+    fn gatys_presets_load_the_default_vgg_with_overrides() {
+        let Some(onnx) = restyle_weights::testing::real_weights("vgg16-keras-imagenet.onnx") else { return };
+        let t = tempfile::tempdir().unwrap();
+        // The real file's folder as the weights folder, an empty cache: the
+        // default is vgg16 (no vgg19-tv here), imported from that folder.
+        let opts = ResolveOptions { weights_dir: onnx.parent().map(Path::to_path_buf), ..isolated(t.path()) };
+        let default = Vgg::gatys_weights(None, &opts).unwrap();
+        assert!(default.starts_with(t.path()) && default.ends_with("vgg16.safetensors"), "{}", default.display());
+        let spec = |preset, iterations, max_seconds| MethodSpec::Gatys { preset, vgg: None, iterations, max_seconds };
+        let Ok(Method::Gatys(g)) = load(spec(GatysPreset::Improved, Some(7), Some(2.5)), &opts, &Device::Cpu) else {
+            panic!("not a Gatys method")
+        };
+        let c = &g.config;
+        assert_eq!((c.iterations, c.max_seconds, c.scales, c.gram_shift), (7, Some(2.5), 3, -1.0));
+        assert_eq!(c.style_layers.len(), g.vgg.layer_names().len(), "improved: every layer of VGG16");
+        // Basic with its own defaults; the same VGG file, now from the cache.
+        let Ok(Method::Gatys(b)) = load(spec(GatysPreset::Basic, None, None), &opts, &Device::Cpu) else { panic!("not Gatys") };
+        let basic = GatysConfig::basic();
+        assert_eq!((b.config.iterations, b.config.max_seconds, b.config.style_layers.len()), (basic.iterations, None, 5));
+        // Out-of-range overrides are argument errors, not silently ignored.
+        for (it, secs) in [(Some(0), None), (None, Some(0.0)), (None, Some(-1.0)), (None, Some(f64::NAN)), (None, Some(f64::INFINITY))] {
+            let e = GatysPreset::Basic.config_with(&g.vgg, it, secs).unwrap_err();
+            assert!(matches!(e, Error::InvalidArgument(_)), "{it:?} {secs:?}: {e}");
+        }
+        // An explicit VGG file is used as given.
+        assert_eq!(Vgg::gatys_weights(Some(onnx.to_str().unwrap()), &opts).unwrap(), onnx);
     }
 
     #[test]

@@ -119,6 +119,21 @@ impl Vgg {
         Self::load(&path, Pooling::Max, device)
     }
 
+    /// The VGG file of optimisation NST (every front end): `spec` if given
+    /// (a file, or a catalog name: `vgg19-tv`, `vgg16-tv`, `vgg16`); else
+    /// `vgg19-tv` (Gatys' own network) when it is at hand without a download,
+    /// else the catalog's `vgg16` found through `weights`.
+    pub fn gatys_weights(spec: Option<&str>, weights: &restyle_weights::ResolveOptions) -> Result<std::path::PathBuf> {
+        Ok(match spec {
+            Some(s) if Path::new(s).is_file() => s.into(),
+            Some(name) => restyle_weights::resolve(name, weights)?,
+            None => match restyle_weights::resolve("vgg19-tv", &weights.clone().offline(true)) {
+                Ok(p) => p,
+                Err(_) => restyle_weights::resolve("vgg16", weights)?,
+            },
+        })
+    }
+
     /// The Keras VGG16 ONNX export (caffe convention), e.g. `vgg16-keras-imagenet.onnx`.
     pub fn load_vgg16_keras_onnx(path: &Path, device: &Device) -> Result<Self> {
         Self::load(path, Pooling::Max, device)

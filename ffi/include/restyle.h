@@ -40,6 +40,16 @@
  * built against. restyle_params only grows at its end; callers set
  * struct_size (restyle_params_init does), and the library refuses sizes it
  * does not know with RESTYLE_ERR_STRUCT_SIZE instead of misreading them.
+ * Appending a field or adding a RESTYLE_METHOD_* value is compatible and
+ * keeps RESTYLE_ABI_VERSION; a library accepts every struct_size an earlier
+ * header had, and fields past a caller's struct_size take their defaults.
+ *   struct_size                              fields up to
+ *   offsetof(restyle_params, max_seconds)    progress_user_data (first release)
+ *   sizeof(restyle_params)                   max_seconds
+ * A host that must also run with a library older than its header can pass
+ * the first size (then max_seconds is 0). An unknown method is reported as
+ * RESTYLE_ERR_UNSUPPORTED_METHOD, so a host can offer a method only when
+ * the loaded library has it.
  *
  * This header is checked against the Rust definitions by
  * tests/tests/ffi_c_client.rs (a C client compiled with the system C
@@ -150,11 +160,43 @@ typedef struct restyle_mask {
 /** A trained fast network (Johnson et al.): model_path is a file or a
  *  built-in model name; NULL = the built-in default. */
 #define RESTYLE_METHOD_FAST 3u
-/** Optimisation (Gatys et al.): slow, any style image; iterations applies.
- *  Not yet available through this ABI (RESTYLE_ERR_UNSUPPORTED_METHOD). */
+/**
+ * Optimisation (Gatys et al. 2016): the image itself is optimised against a
+ * VGG loss network, for any style image (style_path or style_image). Slow
+ * (minutes at 512 px on a CPU): bound it with max_seconds.
+ * - iterations: optimiser (L-BFGS) steps, 0 = the preset's 300 (per scale);
+ * - max_seconds: wall-clock budget (0 = none); the run stops before a step
+ *   that would end past it and keeps the best image, status RESTYLE_OK;
+ * - working_size: 0 = 512 px, but never larger than the image (the result
+ *   is scaled back to the image's size);
+ * - model_path: the VGG weights, a file or a catalog name (vgg19-tv,
+ *   vgg16-tv, vgg16); NULL = vgg19-tv when it is already on this machine
+ *   (weights folder or cache; never downloaded), else vgg16
+ *   (vgg16-keras-imagenet.onnx in the weights folder, or imported with
+ *   `restyle weights import`);
+ * - strength blends the result with the image; preserve_color applies;
+ * - progress: one report per step, stage "optimise" or "scale i/n (W×H)"
+ *   (coarse-to-fine), fraction = steps done / iterations of that stage (a
+ *   budget may end a stage early). Cancelling discards the result:
+ *   RESTYLE_ERR_CANCELLED and the image is unchanged.
+ * The loaded VGG stays in the context; iterations and max_seconds may
+ * differ from call to call without reloading it.
+ */
 #define RESTYLE_METHOD_GATYS 4u
-/** Optimisation with the improvements of Novak & Nikulin. */
+/** Optimisation with the improvements of Novak & Nikulin (all VGG layers,
+ *  depth-weighted, shifted Grams) and 3 coarse-to-fine scales: the highest
+ *  quality restyle offers, and the slowest; everything said for
+ *  RESTYLE_METHOD_GATYS applies. */
 #define RESTYLE_METHOD_GATYS_IMPROVED 5u
+/**
+ * AdaIN (Huang & Belongie 2017): any style image (style_path or
+ * style_image), one pass; strength is the paper's alpha. Needs the two files
+ * of naoto0804/pytorch-AdaIN (vgg_normalised.pth, decoder.pth) in the weights
+ * folder or imported into the cache with `restyle weights import FILE`;
+ * without them RESTYLE_ERR_WEIGHTS, with a message naming both files. The
+ * image is processed at its size (working_size 0), in tiles when large.
+ */
+#define RESTYLE_METHOD_ADAIN 6u
 
 #define RESTYLE_PRESERVE_NONE 0u
 /** Stylize luminance only, keep the content's colours. */
@@ -186,7 +228,7 @@ typedef struct restyle_params {
     uint32_t preserve_color;
     /** Work with the longest side at this many pixels, 0 = method default. */
     uint32_t working_size;
-    /** Optimisation steps (Gatys methods), 0 = method default. */
+    /** Optimisation steps per scale (Gatys methods), 0 = method default. */
     uint32_t iterations;
     /** Seed for anything random; same seed, same result. */
     uint64_t seed;
@@ -200,11 +242,17 @@ typedef struct restyle_params {
      *  weights, normalised to sum 1 by the library. */
     const float *style_weights;
     uint32_t style_weights_len;
-    /** RESTYLE_METHOD_FAST: the trained network's file. */
+    /** RESTYLE_METHOD_FAST: the trained network's file or name. Gatys
+     *  methods: the VGG file or catalog name. Other methods: unused. */
     const char *model_path;
     /** Optional progress callback and the pointer it is given. */
     restyle_progress_fn progress;
     void *progress_user_data;
+    /* ---- appended after the first release (see Compatibility) ---- */
+    /** Gatys methods: wall-clock budget in seconds for the whole run, 0 = no
+     *  budget (iterations only); negative, NaN or infinite values are
+     *  RESTYLE_ERR_INVALID_ARGUMENT. Default 0. */
+    double max_seconds;
 } restyle_params;
 
 /* ------------------------------------------------------------------------ */
@@ -231,7 +279,8 @@ uint32_t restyle_format_bytes_per_pixel(uint32_t format);
 
 /**
  * Fills `params` with defaults and sets params->struct_size = struct_size.
- * Pass sizeof(restyle_params).
+ * Pass sizeof(restyle_params) (or an earlier size, see Compatibility: then
+ * only that many bytes are written).
  * Errors: RESTYLE_ERR_NULL_POINTER, RESTYLE_ERR_STRUCT_SIZE.
  */
 restyle_status restyle_params_init(restyle_params *params, size_t struct_size);

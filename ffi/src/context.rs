@@ -8,6 +8,7 @@ use crate::{RESTYLE_PRESERVE_HISTOGRAM, RESTYLE_PRESERVE_LUMINANCE, RESTYLE_PRES
 use restyle_core::device::DeviceChoice;
 use restyle_core::image::{Picture, RgbImage};
 use restyle_core::progress::{Control, Progress};
+use restyle_core::methods::GatysPreset;
 use restyle_core::stylize::{Method, PreserveColor, Request, StyleImage, Stylizer};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ impl Context {
         Ok(Context { weights_dir, loaded: Vec::new() })
     }
 
-    fn stylizer(&mut self, key: Key) -> FfiResult<&Stylizer> {
+    fn stylizer(&mut self, key: Key) -> FfiResult<&mut Stylizer> {
         let i = match self.loaded.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
@@ -54,7 +55,7 @@ impl Context {
                 self.loaded.len() - 1
             }
         };
-        Ok(&self.loaded[i].1)
+        Ok(&mut self.loaded[i].1)
     }
 
     /// Runs one request; returns the RGB result the size of `buffer`.
@@ -81,6 +82,7 @@ impl Context {
         if !(0.0..=1.0).contains(&params.strength) {
             return Err(FfiError::invalid(format!("params.strength {} is outside 0..1", params.strength)));
         }
+        let run = GatysRun::of(params)?;
         if let Some(style) = unsafe { style_image(params)? } {
             request.styles.push(StyleImage { image: style, weight: 1.0 });
         }
@@ -92,6 +94,13 @@ impl Context {
         let key = Key { method: params.method, model, device, style_weights: unsafe { style_weights(params)? } };
         let content = buffer.to_picture()?;
         let stylizer = self.stylizer(key)?;
+        if let Method::Gatys(g) = &mut stylizer.method {
+            // One loaded VGG serves every iteration count and budget.
+            g.config = gatys_preset(params.method)?.config_with(&g.vgg, run.iterations, run.max_seconds)?;
+            // The preset's working size, but a small image is not enlarged.
+            let longest = content.width().max(content.height());
+            request.working_size = request.working_size.or(g.config.size.map(|s| s.min(longest)));
+        }
         let mut report = |p: &Progress| progress.report(&p.stage, p.fraction());
         let out = stylizer.stylize(&content, &request, &mut report)?;
         if !out.completed {
@@ -100,6 +109,33 @@ impl Context {
             return Err(cancelled());
         }
         Ok(out.picture)
+    }
+}
+
+/// The optimisation settings of a call (`iterations`, `max_seconds`).
+struct GatysRun {
+    iterations: Option<usize>,
+    max_seconds: Option<f64>,
+}
+
+impl GatysRun {
+    fn of(params: &RestyleParams) -> FfiResult<GatysRun> {
+        let s = params.max_seconds;
+        if !(s >= 0.0 && s.is_finite()) {
+            return Err(FfiError::invalid(format!("params.max_seconds {s} must be 0 (no budget) or a positive number of seconds")));
+        }
+        Ok(GatysRun {
+            iterations: (params.iterations > 0).then_some(params.iterations as usize),
+            max_seconds: (s > 0.0).then_some(s),
+        })
+    }
+}
+
+fn gatys_preset(method: u32) -> FfiResult<GatysPreset> {
+    match method {
+        crate::RESTYLE_METHOD_GATYS => Ok(GatysPreset::Basic),
+        crate::RESTYLE_METHOD_GATYS_IMPROVED => Ok(GatysPreset::Improved),
+        other => Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not an optimisation method"))),
     }
 }
 
@@ -167,6 +203,14 @@ impl CallbackProgress {
     }
 }
 
+/// `params.model_path` as the name or file the core's loader takes.
+fn model_name(key: &Key) -> FfiResult<Option<String>> {
+    match &key.model {
+        Some(p) => Ok(Some(p.to_str().ok_or_else(|| FfiError::invalid("params.model_path is not valid UTF-8"))?.to_string())),
+        None => Ok(None),
+    }
+}
+
 /// Loads the network(s) for `key.method` through the core's loader.
 fn load_method(ctx: &Context, key: &Key, device: &candle_core::Device) -> FfiResult<Method> {
     use crate::status::RESTYLE_ERR_WEIGHTS;
@@ -190,18 +234,13 @@ fn load_method(ctx: &Context, key: &Key, device: &candle_core::Device) -> FfiRes
             }
             MethodSpec::MultiStyle26 { style_weights: key.style_weights.clone(), tiling }
         }
-        crate::RESTYLE_METHOD_FAST => {
-            let model = match &key.model {
-                Some(p) => Some(p.to_str().ok_or_else(|| FfiError::invalid("params.model_path is not valid UTF-8"))?.to_string()),
-                None => None,
-            };
-            MethodSpec::Fast { model, tiling }
-        }
+        crate::RESTYLE_METHOD_FAST => MethodSpec::Fast { model: model_name(key)?, tiling },
+        // Iterations and budget are set per call (Context::stylize), on the loaded VGG.
         m @ (crate::RESTYLE_METHOD_GATYS | crate::RESTYLE_METHOD_GATYS_IMPROVED) => {
-            return Err(FfiError::new(
-                RESTYLE_ERR_UNSUPPORTED_METHOD,
-                format!("method {m} (optimisation) is not available through the C ABI of this build yet; use the restyle CLI"),
-            ))
+            MethodSpec::Gatys { preset: gatys_preset(m)?, vgg: model_name(key)?, iterations: None, max_seconds: None }
+        }
+        crate::RESTYLE_METHOD_ADAIN => {
+            MethodSpec::AdaIN { vgg: None, decoder: None, options: restyle_core::adain::Options::default() }
         }
         other => return Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not a RESTYLE_METHOD_* value"))),
     };

@@ -36,6 +36,7 @@ pub const RESTYLE_METHOD_MULTISTYLE26: u32 = 2;
 pub const RESTYLE_METHOD_FAST: u32 = 3;
 pub const RESTYLE_METHOD_GATYS: u32 = 4;
 pub const RESTYLE_METHOD_GATYS_IMPROVED: u32 = 5;
+pub const RESTYLE_METHOD_ADAIN: u32 = 6;
 
 pub const RESTYLE_PRESERVE_NONE: u32 = 0;
 pub const RESTYLE_PRESERVE_LUMINANCE: u32 = 1;
@@ -44,9 +45,10 @@ pub const RESTYLE_PRESERVE_HISTOGRAM: u32 = 2;
 /// `restyle_progress_fn`: called on the calling thread; non-zero cancels.
 pub type RestyleProgressFn = Option<unsafe extern "C" fn(user_data: *mut c_void, stage: *const c_char, fraction: f32) -> c_int>;
 
-/// `restyle_params`, version 1. Fields are only ever appended; a caller
-/// sets `struct_size = sizeof(restyle_params)` of its header (done by
-/// `restyle_params_init`).
+/// `restyle_params`. Fields are only ever appended; a caller sets
+/// `struct_size = sizeof(restyle_params)` of its header (done by
+/// `restyle_params_init`), and every size a header ever had is accepted
+/// ([`RESTYLE_PARAMS_SIZES`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct RestyleParams {
@@ -65,10 +67,20 @@ pub struct RestyleParams {
     pub model_path: *const c_char,
     pub progress: RestyleProgressFn,
     pub progress_user_data: *mut c_void,
+    // --- appended after the first release (struct sizes: RESTYLE_PARAMS_SIZES) ---
+    /// Gatys methods: wall-clock budget in seconds, 0 = none.
+    pub max_seconds: f64,
 }
 
-/// Size of the first published `restyle_params`; smaller structs are refused.
-pub const RESTYLE_PARAMS_SIZE_V1: usize = std::mem::size_of::<RestyleParams>();
+/// Size of the first published `restyle_params` (up to `progress_user_data`).
+/// `max_seconds` has the alignment of `seed`, so it starts where the first
+/// struct's trailing padding ended: its offset is that struct's size.
+pub const RESTYLE_PARAMS_SIZE_V1: usize = std::mem::offset_of!(RestyleParams, max_seconds);
+/// With `max_seconds`.
+pub const RESTYLE_PARAMS_SIZE_V2: usize = std::mem::size_of::<RestyleParams>();
+/// Every `struct_size` this library reads; anything else is refused rather
+/// than half-read.
+pub const RESTYLE_PARAMS_SIZES: [usize; 2] = [RESTYLE_PARAMS_SIZE_V1, RESTYLE_PARAMS_SIZE_V2];
 
 impl Default for RestyleParams {
     fn default() -> Self {
@@ -88,17 +100,17 @@ impl Default for RestyleParams {
             model_path: std::ptr::null(),
             progress: None,
             progress_user_data: std::ptr::null_mut(),
+            max_seconds: 0.0,
         }
     }
 }
 
 fn check_struct_size(size: usize) -> FfiResult<()> {
-    let ours = std::mem::size_of::<RestyleParams>();
-    if size < RESTYLE_PARAMS_SIZE_V1 || size > ours {
+    if !RESTYLE_PARAMS_SIZES.contains(&size) {
         return Err(FfiError::new(
             RESTYLE_ERR_STRUCT_SIZE,
             format!(
-                "restyle_params.struct_size is {size}, this library accepts {RESTYLE_PARAMS_SIZE_V1}..={ours}: \
+                "restyle_params.struct_size is {size}, this library accepts {RESTYLE_PARAMS_SIZES:?}: \
                  set it to sizeof(restyle_params) (restyle_params_init does) and use the restyle.h that matches the library"
             ),
         ));
@@ -114,6 +126,8 @@ unsafe fn read_params(p: *const RestyleParams) -> FfiResult<RestyleParams> {
     let size = std::ptr::read_unaligned(p.cast::<usize>());
     check_struct_size(size)?;
     let mut out = RestyleParams::default();
+    // SAFETY: the caller's struct has `size` readable bytes, and `size` is
+    // one of RESTYLE_PARAMS_SIZES, all <= size_of::<RestyleParams>() and ending on a field boundary.
     std::ptr::copy_nonoverlapping(p.cast::<u8>(), (&mut out as *mut RestyleParams).cast::<u8>(), size);
     Ok(out)
 }

@@ -9,11 +9,21 @@
  *   client stylize WEIGHTS STYLE  stylize a synthetic 64x48 RGBA image with
  *                                 the arbitrary network, with a mask, and
  *                                 check RGB changed where masked, alpha kept
+ *   client gatys WEIGHTS STYLE PHOTO.rgba W H
+ *                                 optimisation (improved and basic presets)
+ *                                 on a photo given as raw RGBA8 bytes:
+ *                                 progress, cancel mid-run, time budget,
+ *                                 luminance preservation, an old-size params
+ *   client adain WEIGHTS STYLE    AdaIN with the weights in WEIGHTS
+ *   client adain-missing EMPTY_DIR STYLE
+ *                                 AdaIN without its files: RESTYLE_ERR_WEIGHTS
+ *                                 naming them
  *
  * Exit status 0 when every check passed; failures are printed.
  */
 #include "restyle.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +69,7 @@ static int layout(void) {
     OFF(restyle_params, model_path);
     OFF(restyle_params, progress);
     OFF(restyle_params, progress_user_data);
+    OFF(restyle_params, max_seconds);
     P("sizeof.restyle_status", sizeof(restyle_status));
     P("RESTYLE_ABI_VERSION", RESTYLE_ABI_VERSION);
     P("RESTYLE_OK", RESTYLE_OK);
@@ -84,6 +95,7 @@ static int layout(void) {
     P("RESTYLE_METHOD_FAST", RESTYLE_METHOD_FAST);
     P("RESTYLE_METHOD_GATYS", RESTYLE_METHOD_GATYS);
     P("RESTYLE_METHOD_GATYS_IMPROVED", RESTYLE_METHOD_GATYS_IMPROVED);
+    P("RESTYLE_METHOD_ADAIN", RESTYLE_METHOD_ADAIN);
     P("RESTYLE_PRESERVE_NONE", RESTYLE_PRESERVE_NONE);
     P("RESTYLE_PRESERVE_LUMINANCE", RESTYLE_PRESERVE_LUMINANCE);
     P("RESTYLE_PRESERVE_HISTOGRAM", RESTYLE_PRESERVE_HISTOGRAM);
@@ -246,12 +258,237 @@ static int stylize(const char *weights, const char *style) {
     return 0;
 }
 
+/* ---- optimisation and AdaIN ------------------------------------------- */
+
+/* What the progress callback saw, and when it should cancel. */
+typedef struct {
+    int calls;
+    int optimise_calls; /* reports from the optimisation itself */
+    int saw_scale;      /* a coarse-to-fine "scale i/n" stage */
+    int cancel_after;   /* cancel at this optimisation report; 0 = never */
+    int bad_fraction;
+} watch;
+
+static int watch_progress(void *user, const char *stage, float fraction) {
+    watch *w = (watch *)user;
+    w->calls++;
+    if (!(fraction >= 0.0f && fraction <= 1.0f)) w->bad_fraction++;
+    if (strcmp(stage, "prepare") != 0) {
+        w->optimise_calls++;
+        if (strncmp(stage, "scale ", 6) == 0) w->saw_scale = 1;
+    }
+    return w->cancel_after > 0 && w->optimise_calls >= w->cancel_after;
+}
+
+static uint8_t *read_file(const char *path, size_t size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *buf = malloc(size);
+    size_t got = fread(buf, 1, size, f);
+    fclose(f);
+    if (got != size) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Mean absolute RGB difference (0..255) and whether any alpha byte differs. */
+static double rgb_diff(const uint8_t *a, const uint8_t *b, size_t pixels, int *alpha_changed) {
+    double sum = 0;
+    *alpha_changed = 0;
+    for (size_t i = 0; i < pixels; i++) {
+        for (int c = 0; c < 3; c++) sum += abs((int)a[i * 4 + c] - (int)b[i * 4 + c]);
+        *alpha_changed |= a[i * 4 + 3] != b[i * 4 + 3];
+    }
+    return sum / (3.0 * pixels);
+}
+
+/* Mean absolute difference of the BT.601 chroma (Cb, Cr) of two images. */
+static double chroma_diff(const uint8_t *a, const uint8_t *b, size_t pixels) {
+    double sum = 0;
+    for (size_t i = 0; i < pixels; i++) {
+        const uint8_t *p = a + i * 4, *q = b + i * 4;
+        double cb = -0.168736 * (p[0] - q[0]) - 0.331264 * (p[1] - q[1]) + 0.5 * (p[2] - q[2]);
+        double cr = 0.5 * (p[0] - q[0]) - 0.418688 * (p[1] - q[1]) - 0.081312 * (p[2] - q[2]);
+        sum += (cb < 0 ? -cb : cb) + (cr < 0 ? -cr : cr);
+    }
+    return sum / (2.0 * pixels);
+}
+
+static int gatys(const char *weights, const char *style, const char *photo, int w, int h) {
+    size_t bytes = (size_t)w * h * 4, pixels = (size_t)w * h;
+    uint8_t *orig = read_file(photo, bytes);
+    CHECK(orig != NULL, "cannot read %zu bytes from %s", bytes, photo);
+    if (!orig) return 1;
+    for (size_t i = 0; i < pixels; i++) orig[i * 4 + 3] = (uint8_t)(i % 251); /* alpha must survive */
+    uint8_t *px = malloc(bytes);
+    restyle_image img = {px, (uint32_t)w, (uint32_t)h, (size_t)w * 4, RESTYLE_FORMAT_RGBA8};
+    int alpha_changed = 0;
+
+    restyle_context *ctx = NULL;
+    restyle_status s = restyle_context_new(weights, &ctx);
+    CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
+    restyle_params p;
+    restyle_params_init(&p, sizeof p);
+    CHECK(p.max_seconds == 0.0, "default max_seconds %f", p.max_seconds);
+    p.method = RESTYLE_METHOD_GATYS_IMPROVED;
+    p.style_path = style;
+    p.device = "cpu";
+    p.iterations = 3;
+    watch wt = {0};
+    p.progress = watch_progress;
+    p.progress_user_data = &wt;
+
+    /* 1. the improved preset runs its coarse-to-fine scales and changes the photo */
+    memcpy(px, orig, bytes);
+    s = restyle_stylize(ctx, &img, NULL, &p);
+    CHECK(s == RESTYLE_OK, "improved: %s: %s", restyle_status_name(s), restyle_last_error());
+    double d = rgb_diff(orig, px, pixels, &alpha_changed);
+    printf("improved: %d reports (%d from the optimisation), mean |change| %.2f/255\n", wt.calls, wt.optimise_calls, d);
+    CHECK(wt.optimise_calls >= 2 && wt.saw_scale && wt.bad_fraction == 0, "progress: %d optimise reports, scale %d, bad %d",
+          wt.optimise_calls, wt.saw_scale, wt.bad_fraction);
+    CHECK(d > 4.0, "the photo barely changed (%.2f/255)", d);
+    CHECK(!alpha_changed, "alpha written");
+    uint8_t *improved = malloc(bytes);
+    memcpy(improved, px, bytes);
+
+    /* 2. cancel from the callback in the middle of the optimisation */
+    memcpy(px, orig, bytes);
+    watch wc = {0};
+    wc.cancel_after = 2;
+    p.progress_user_data = &wc;
+    s = restyle_stylize(ctx, &img, NULL, &p);
+    CHECK(s == RESTYLE_ERR_CANCELLED, "cancel: %s: %s", restyle_status_name(s), restyle_last_error());
+    CHECK(wc.optimise_calls == 2, "%d reports after a cancel at the 2nd", wc.optimise_calls);
+    CHECK(memcmp(px, orig, bytes) == 0, "the image changed after a cancel");
+
+    /* 3. a time budget ends a run of (nearly) unbounded iterations */
+    watch wb = {0};
+    p.progress_user_data = &wb;
+    p.iterations = 1000000;
+    p.max_seconds = 0.5;
+    memcpy(px, orig, bytes);
+    s = restyle_stylize(ctx, &img, NULL, &p);
+    CHECK(s == RESTYLE_OK, "budget: %s: %s", restyle_status_name(s), restyle_last_error());
+    CHECK(wb.optimise_calls >= 2 && wb.optimise_calls < 1000, "%d steps in a 0.5 s budget", wb.optimise_calls);
+    CHECK(rgb_diff(orig, px, pixels, &alpha_changed) > 1.0, "nothing changed within the budget");
+    printf("budget 0.5 s: %d steps\n", wb.optimise_calls);
+
+    /* 4. a bad budget is refused before any work; the image stays */
+    memcpy(px, orig, bytes);
+    p.max_seconds = -1.0;
+    s = restyle_stylize(ctx, &img, NULL, &p);
+    CHECK(s == RESTYLE_ERR_INVALID_ARGUMENT, "max_seconds -1: %s", restyle_status_name(s));
+    CHECK(strstr(restyle_last_error(), "max_seconds") != NULL, "msg '%s'", restyle_last_error());
+    CHECK(memcmp(px, orig, bytes) == 0, "image changed by a refused call");
+
+    /* 5. luminance preservation (basic preset): the photo's colours (chroma) stay */
+    p.method = RESTYLE_METHOD_GATYS;
+    p.max_seconds = 0.0;
+    p.iterations = 3;
+    p.preserve_color = RESTYLE_PRESERVE_LUMINANCE;
+    p.progress = NULL;
+    memcpy(px, orig, bytes);
+    s = restyle_stylize(ctx, &img, NULL, &p);
+    CHECK(s == RESTYLE_OK, "luminance: %s: %s", restyle_status_name(s), restyle_last_error());
+    double kept = chroma_diff(orig, px, pixels), free_ = chroma_diff(orig, improved, pixels);
+    printf("chroma change: luminance mode %.2f, colour mode %.2f (/255)\n", kept, free_);
+    CHECK(rgb_diff(orig, px, pixels, &alpha_changed) > 2.0, "luminance mode changed nothing");
+    CHECK(kept < free_ / 2, "chroma moved %.2f with luminance preservation vs %.2f without", kept, free_);
+
+    /* 6. a caller compiled against the first header (no max_seconds), basic
+       preset; the bytes past its struct_size are never read */
+    restyle_params old;
+    memset(&old, 0xff, sizeof old);
+    CHECK(restyle_params_init(&old, offsetof(restyle_params, max_seconds)) == RESTYLE_OK, "init old size: %s",
+          restyle_last_error());
+    CHECK(isnan(old.max_seconds), "restyle_params_init wrote past the old struct_size");
+    old.method = RESTYLE_METHOD_GATYS;
+    old.style_path = style;
+    old.device = "cpu";
+    old.iterations = 2;
+    memcpy(px, orig, bytes);
+    s = restyle_stylize(ctx, &img, NULL, &old);
+    CHECK(s == RESTYLE_OK, "old-size params: %s: %s", restyle_status_name(s), restyle_last_error());
+    CHECK(rgb_diff(orig, px, pixels, &alpha_changed) > 2.0, "basic preset changed nothing");
+    CHECK(!alpha_changed, "alpha written");
+
+    /* a struct_size between the two known sizes is refused */
+    old.struct_size = offsetof(restyle_params, max_seconds) + 4;
+    CHECK(restyle_stylize(ctx, &img, NULL, &old) == RESTYLE_ERR_STRUCT_SIZE, "odd struct_size accepted");
+
+    restyle_context_free(ctx);
+    free(orig);
+    free(px);
+    free(improved);
+    return 0;
+}
+
+/* A 40x30 RGBA test card for AdaIN. */
+static uint8_t *card(uint8_t *px, int w, int h) {
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *q = px + (y * w + x) * 4;
+            q[0] = (uint8_t)(x * 6);
+            q[1] = (uint8_t)(y * 8);
+            q[2] = (uint8_t)((x + y) * 3);
+            q[3] = (uint8_t)(200 + x);
+        }
+    return px;
+}
+
+static int adain(const char *weights, const char *style, int expect_missing) {
+    enum { W = 40, H = 30 };
+    uint8_t px[W * H * 4], orig[W * H * 4];
+    memcpy(orig, card(px, W, H), sizeof px);
+    restyle_image img = {px, W, H, W * 4, RESTYLE_FORMAT_RGBA8};
+    restyle_context *ctx = NULL;
+    restyle_status s = restyle_context_new(weights, &ctx);
+    CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
+    restyle_params p;
+    restyle_params_init(&p, sizeof p);
+    p.method = RESTYLE_METHOD_ADAIN;
+    p.style_path = style;
+    p.device = "cpu";
+    p.progress = count_progress;
+    s = restyle_stylize(ctx, &img, NULL, &p);
+    if (expect_missing) {
+        const char *e = restyle_last_error();
+        printf("missing AdaIN weights: %s\n%s\n", restyle_status_name(s), e);
+        CHECK(s == RESTYLE_ERR_WEIGHTS, "status %s", restyle_status_name(s));
+        CHECK(strstr(e, "vgg_normalised.pth") && strstr(e, "decoder.pth") && strstr(e, "restyle weights import"),
+              "message does not say which files to bring and how: '%s'", e);
+        CHECK(memcmp(px, orig, sizeof px) == 0, "image changed by a failed call");
+    } else {
+        CHECK(s == RESTYLE_OK, "adain: %s: %s", restyle_status_name(s), restyle_last_error());
+        int alpha_changed = 0;
+        double d = rgb_diff(orig, px, W * H, &alpha_changed);
+        printf("adain: mean |change| %.2f/255, %d progress reports\n", d, progress_calls);
+        CHECK(d > 4.0 && !alpha_changed && progress_calls >= 2, "change %.2f, alpha %d, reports %d", d, alpha_changed,
+              progress_calls);
+        /* no style image: a clear argument error */
+        p.style_path = NULL;
+        memcpy(px, orig, sizeof px);
+        s = restyle_stylize(ctx, &img, NULL, &p);
+        CHECK(s == RESTYLE_ERR_INVALID_ARGUMENT && strstr(restyle_last_error(), "style"), "no style: %s: %s",
+              restyle_status_name(s), restyle_last_error());
+        CHECK(memcmp(px, orig, sizeof px) == 0, "image changed by a failed call");
+    }
+    restyle_context_free(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "layout") == 0) return layout();
     if (argc >= 2 && strcmp(argv[1], "misuse") == 0) misuse();
     else if (argc >= 4 && strcmp(argv[1], "stylize") == 0) stylize(argv[2], argv[3]);
+    else if (argc >= 7 && strcmp(argv[1], "gatys") == 0) gatys(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]));
+    else if (argc >= 4 && strcmp(argv[1], "adain") == 0) adain(argv[2], argv[3], 0);
+    else if (argc >= 4 && strcmp(argv[1], "adain-missing") == 0) adain(argv[2], argv[3], 1);
     else {
-        fprintf(stderr, "usage: client layout | misuse | stylize WEIGHTS_DIR STYLE_IMAGE\n");
+        fprintf(stderr, "usage: client layout | misuse | stylize WEIGHTS_DIR STYLE_IMAGE | gatys WEIGHTS_DIR STYLE PHOTO.rgba W H\n"
+                        "       | adain WEIGHTS_DIR STYLE | adain-missing EMPTY_DIR STYLE\n");
         return 2;
     }
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

@@ -3,7 +3,12 @@
 //! - the header's sizes, offsets and constants equal the Rust definitions
 //!   (fails when restyle.h and the crate drift apart);
 //! - misuse returns the documented status codes with messages;
-//! - a real stylize through C with the arbitrary network and a mask.
+//! - a real stylize through C with the arbitrary network and a mask;
+//! - optimisation (improved and basic presets) through C with the real VGG16
+//!   on a real photo: progress, cancel mid-run, time budget, colour
+//!   preservation, a caller with the first (smaller) restyle_params;
+//! - AdaIN through C: the PyTorch-written test weights, and the error when
+//!   its files are missing.
 
 use restyle as ffi;
 use std::collections::HashMap;
@@ -48,9 +53,21 @@ fn compile_client(dir: &Path) -> PathBuf {
 }
 
 fn run(client: &Path, args: &[&str]) -> String {
-    let out = Command::new(client).args(args).output().expect("run C client");
+    run_with_cache(client, args, None)
+}
+
+/// Runs the client; `cache` (when given) holds its restyle and Hugging Face
+/// caches, so that it sees no weights but those of the test.
+fn run_with_cache(client: &Path, args: &[&str], cache: Option<&Path>) -> String {
+    let mut cmd = Command::new(client);
+    cmd.args(args);
+    if let Some(c) = cache {
+        cmd.env("RESTYLE_CACHE_DIR", c).env("HF_HOME", c.join("hf")).env_remove("RESTYLE_WEIGHTS_DIR");
+    }
+    let out = cmd.output().expect("run C client");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "client {args:?} failed ({}):\n{stdout}\n{stderr}", out.status);
+    eprint!("{stdout}");
     stdout.into_owned()
 }
 
@@ -91,6 +108,7 @@ fn c_client_header_matches_rust_and_misuse_is_reported() {
         ("restyle_params.model_path", offset_of!(P, model_path) as u64),
         ("restyle_params.progress", offset_of!(P, progress) as u64),
         ("restyle_params.progress_user_data", offset_of!(P, progress_user_data) as u64),
+        ("restyle_params.max_seconds", offset_of!(P, max_seconds) as u64),
         ("sizeof.restyle_status", size_of::<ffi::Status>() as u64),
         ("RESTYLE_ABI_VERSION", ffi::RESTYLE_ABI_VERSION as u64),
         ("lib.abi_version", ffi::RESTYLE_ABI_VERSION as u64),
@@ -117,6 +135,7 @@ fn c_client_header_matches_rust_and_misuse_is_reported() {
         ("RESTYLE_METHOD_FAST", ffi::RESTYLE_METHOD_FAST as u64),
         ("RESTYLE_METHOD_GATYS", ffi::RESTYLE_METHOD_GATYS as u64),
         ("RESTYLE_METHOD_GATYS_IMPROVED", ffi::RESTYLE_METHOD_GATYS_IMPROVED as u64),
+        ("RESTYLE_METHOD_ADAIN", ffi::RESTYLE_METHOD_ADAIN as u64),
         ("RESTYLE_PRESERVE_NONE", ffi::RESTYLE_PRESERVE_NONE as u64),
         ("RESTYLE_PRESERVE_LUMINANCE", ffi::RESTYLE_PRESERVE_LUMINANCE as u64),
         ("RESTYLE_PRESERVE_HISTOGRAM", ffi::RESTYLE_PRESERVE_HISTOGRAM as u64),
@@ -150,5 +169,40 @@ fn c_client_stylizes_with_the_arbitrary_network() {
     let dir = tempfile::tempdir().unwrap();
     let client = compile_client(dir.path());
     let out = run(&client, &["stylize", &weights, style.to_str().unwrap()]);
+    assert!(out.contains("all checks passed"), "{out}");
+}
+
+#[test]
+fn c_client_runs_optimisation_with_the_real_vgg16() {
+    let Some(vgg) = restyle_weights::testing::real_weights("vgg16-keras-imagenet.onnx") else { return };
+    let weights = vgg.parent().unwrap().to_str().unwrap().to_string();
+    let data = restyle_weights::testing::shared_data_dir();
+    let photo = restyle_core::image::load(&data.join("content/tubingen.jpg")).unwrap().rgb.resize_longest(64).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("photo.rgba");
+    let bytes: Vec<u8> = photo.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 1.0].map(|v| (v * 255.0).round() as u8)).collect();
+    std::fs::write(&raw, bytes).unwrap();
+    let client = compile_client(dir.path());
+    let style = data.join("style/starry_night.jpg");
+    let (w, h) = (photo.width.to_string(), photo.height.to_string());
+    // A fresh cache: the default VGG choice sees only the weights folder (vgg16).
+    let args = ["gatys", &weights, style.to_str().unwrap(), raw.to_str().unwrap(), &w, &h];
+    let out = run_with_cache(&client, &args, Some(&dir.path().join("cache")));
+    assert!(out.contains("all checks passed"), "{out}");
+}
+
+#[test]
+fn c_client_runs_adain_and_names_its_missing_files() {
+    let fixtures = repo().join("core/tests/fixtures/adain");
+    let style = restyle_weights::testing::shared_data_dir().join("style/starry_night.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let client = compile_client(dir.path());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let cache = dir.path().join("cache");
+    let out = run_with_cache(&client, &["adain-missing", empty.to_str().unwrap(), style.to_str().unwrap()], Some(&cache));
+    assert!(out.contains("all checks passed"), "{out}");
+    // The test network (PyTorch-written, widths /16) under its upstream file names.
+    let out = run_with_cache(&client, &["adain", fixtures.to_str().unwrap(), style.to_str().unwrap()], Some(&cache));
     assert!(out.contains("all checks passed"), "{out}");
 }

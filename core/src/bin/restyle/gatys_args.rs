@@ -1,12 +1,13 @@
 //! `restyle stylize --method gatys|improved` flags (flattened into the
 //! stylize arguments) and the loaded method they describe.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use restyle_core::gatys::{Gatys, GatysConfig, Init, OptimizerKind};
+use restyle_core::gatys::{Gatys, Init, OptimizerKind};
+use restyle_core::methods::GatysPreset;
 use restyle_core::stylize::Method;
-use restyle_core::vgg::{Pooling, Vgg};
-use std::path::{Path, PathBuf};
+use restyle_core::vgg::Vgg;
+use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -98,36 +99,17 @@ fn layers(spec: &str, vgg: &Vgg) -> Result<Vec<(String, f32)>> {
         .collect()
 }
 
-fn load_vgg(spec: Option<&str>, pooling: Pooling, opts: &restyle_weights::ResolveOptions, dev: &candle_core::Device) -> Result<Vgg> {
-    let path = match spec {
-        Some(s) if Path::new(s).is_file() => PathBuf::from(s),
-        Some(name) => restyle_weights::resolve(name, opts)?,
-        None => {
-            let offline = restyle_weights::ResolveOptions { offline: true, ..opts.clone() };
-            match restyle_weights::resolve("vgg19-tv", &offline) {
-                Ok(p) => p,
-                Err(_) => restyle_weights::resolve("vgg16", opts)?,
-            }
-        }
-    };
-    let vgg = Vgg::load(&path, pooling, dev).with_context(|| format!("loading VGG weights {}", path.display()))?;
-    eprintln!("loss network: {} ({}) from {}", vgg.config().arch.name(), vgg.config().convention.name(), path.display());
-    Ok(vgg)
-}
-
 /// The Gatys method for these flags. `output` names the save-every images.
 pub fn method(a: &GatysArgs, opts: &restyle_weights::ResolveOptions, dev: &candle_core::Device, output: &Path) -> Result<Method> {
-    let vgg = load_vgg(a.vgg.as_deref(), a.pooling.parse()?, opts, dev)?;
-    let mut cfg = match a.preset {
-        Preset::Basic => GatysConfig::basic(),
-        Preset::Improved => GatysConfig::improved(&vgg),
+    let preset = match a.preset {
+        Preset::Basic => GatysPreset::Basic,
+        Preset::Improved => GatysPreset::Improved,
     };
-    if let Some(v) = a.iterations {
-        if v == 0 {
-            bail!("--iterations must be at least 1");
-        }
-        cfg.iterations = v;
-    }
+    // The VGG choice and the preset are the core's, as for the C ABI.
+    let path = Vgg::gatys_weights(a.vgg.as_deref(), opts)?;
+    let vgg = Vgg::load(&path, a.pooling.parse()?, dev).with_context(|| format!("loading VGG weights {}", path.display()))?;
+    eprintln!("loss network: {} ({}) from {}", vgg.config().arch.name(), vgg.config().convention.name(), path.display());
+    let mut cfg = preset.config_with(&vgg, a.iterations, a.max_seconds).context("--iterations / --max-seconds")?;
     if let Some(v) = &a.optimizer {
         cfg.optimizer = v.parse::<OptimizerKind>()?;
     }
@@ -166,12 +148,6 @@ pub fn method(a: &GatysArgs, opts: &restyle_weights::ResolveOptions, dev: &candl
     }
     if let Some(v) = a.keep_detail {
         cfg.keep_detail = v;
-    }
-    if let Some(v) = a.max_seconds {
-        if !(v > 0.0) {
-            bail!("--max-seconds must be positive");
-        }
-        cfg.max_seconds = Some(v);
     }
     cfg.save_every = a.save_every;
     cfg.save_prefix = Some(output.with_extension(""));
