@@ -190,6 +190,17 @@ static int misuse(void) {
     return 0;
 }
 
+/* A context on `weights` and default params for a CPU run with `style`. */
+static restyle_context *open_cpu(const char *weights, const char *style, restyle_params *p) {
+    restyle_context *ctx = NULL;
+    restyle_status s = restyle_context_new(weights, &ctx);
+    CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
+    restyle_params_init(p, sizeof *p);
+    p->style_path = style;
+    p->device = "cpu";
+    return ctx;
+}
+
 static int progress_calls = 0;
 static int count_progress(void *user, const char *stage, float fraction) {
     (void)user;
@@ -215,17 +226,12 @@ static int stylize(const char *weights, const char *style) {
     uint8_t *before = malloc(STRIDE * H);
     memcpy(before, px, STRIDE * H);
 
-    restyle_context *ctx = NULL;
-    restyle_status s = restyle_context_new(weights, &ctx);
-    CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
     restyle_params p;
-    restyle_params_init(&p, sizeof p);
-    p.style_path = style;
-    p.device = "cpu";
+    restyle_context *ctx = open_cpu(weights, style, &p);
     p.progress = count_progress;
     restyle_image img = {px, W, H, STRIDE, RESTYLE_FORMAT_RGBA8};
     restyle_mask mask = {mask_px, W};
-    s = restyle_stylize(ctx, &img, &mask, &p);
+    restyle_status s = restyle_stylize(ctx, &img, &mask, &p);
     CHECK(s == RESTYLE_OK, "stylize: %s: %s", restyle_status_name(s), restyle_last_error());
     CHECK(progress_calls >= 1, "progress never called");
 
@@ -326,15 +332,10 @@ static int gatys(const char *weights, const char *style, const char *photo, int 
     restyle_image img = {px, (uint32_t)w, (uint32_t)h, (size_t)w * 4, RESTYLE_FORMAT_RGBA8};
     int alpha_changed = 0;
 
-    restyle_context *ctx = NULL;
-    restyle_status s = restyle_context_new(weights, &ctx);
-    CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
     restyle_params p;
-    restyle_params_init(&p, sizeof p);
+    restyle_context *ctx = open_cpu(weights, style, &p);
     CHECK(p.max_seconds == 0.0, "default max_seconds %f", p.max_seconds);
     p.method = RESTYLE_METHOD_GATYS_IMPROVED;
-    p.style_path = style;
-    p.device = "cpu";
     p.iterations = 3;
     watch wt = {0};
     p.progress = watch_progress;
@@ -342,7 +343,7 @@ static int gatys(const char *weights, const char *style, const char *photo, int 
 
     /* 1. the improved preset runs its coarse-to-fine scales and changes the photo */
     memcpy(px, orig, bytes);
-    s = restyle_stylize(ctx, &img, NULL, &p);
+    restyle_status s = restyle_stylize(ctx, &img, NULL, &p);
     CHECK(s == RESTYLE_OK, "improved: %s: %s", restyle_status_name(s), restyle_last_error());
     double d = rgb_diff(orig, px, pixels, &alpha_changed);
     printf("improved: %d reports (%d from the optimisation), mean |change| %.2f/255\n", wt.calls, wt.optimise_calls, d);
@@ -443,16 +444,11 @@ static int adain(const char *weights, const char *style, int expect_missing) {
     uint8_t px[W * H * 4], orig[W * H * 4];
     memcpy(orig, card(px, W, H), sizeof px);
     restyle_image img = {px, W, H, W * 4, RESTYLE_FORMAT_RGBA8};
-    restyle_context *ctx = NULL;
-    restyle_status s = restyle_context_new(weights, &ctx);
-    CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
     restyle_params p;
-    restyle_params_init(&p, sizeof p);
+    restyle_context *ctx = open_cpu(weights, style, &p);
     p.method = RESTYLE_METHOD_ADAIN;
-    p.style_path = style;
-    p.device = "cpu";
     p.progress = count_progress;
-    s = restyle_stylize(ctx, &img, NULL, &p);
+    restyle_status s = restyle_stylize(ctx, &img, NULL, &p);
     if (expect_missing) {
         const char *e = restyle_last_error();
         printf("missing AdaIN weights: %s\n%s\n", restyle_status_name(s), e);
