@@ -23,7 +23,9 @@ import restyle_binding as rb  # noqa: E402
 # What the default (arbitrary) and built-in (multistyle26) engines need.
 WEIGHT_FILES = ["magenta-arbitrary-predict-int8.onnx", "magenta-arbitrary-transform-int8.onnx",
                 "magenta-arbitrary-predict.safetensors", "magenta-arbitrary-transform.safetensors",
-                "multistyle26.onnx"]
+                "multistyle26.onnx",
+                # the loss network of the Gatys method (one of them suffices)
+                "vgg16-keras-imagenet.onnx", "vgg16.safetensors"]
 
 
 def user_dir(host):

@@ -18,8 +18,8 @@ ERR_CANCELLED = 8
 FORMAT_RGBA8, FORMAT_BGRA8, FORMAT_RGB8, FORMAT_RGBA16, FORMAT_BGRA16, FORMAT_RGBAF16, FORMAT_RGBAF32 = range(1, 8)
 BYTES_PER_PIXEL = {1: 4, 2: 4, 3: 3, 4: 8, 5: 8, 6: 8, 7: 16}
 
-METHOD_ARBITRARY, METHOD_MULTISTYLE26, METHOD_FAST, METHOD_GATYS, METHOD_GATYS_IMPROVED = range(1, 6)
-METHODS = {"arbitrary": 1, "multistyle26": 2, "fast": 3, "gatys": 4, "gatys-improved": 5}
+METHOD_ARBITRARY, METHOD_MULTISTYLE26, METHOD_FAST, METHOD_GATYS, METHOD_GATYS_IMPROVED, METHOD_ADAIN = range(1, 7)
+METHODS = {"arbitrary": 1, "multistyle26": 2, "fast": 3, "gatys": 4, "gatys-improved": 5, "adain": 6}
 PRESERVE = {"none": 0, "luminance": 1, "histogram": 2}
 MULTISTYLE26_STYLES = 26
 
@@ -53,7 +53,8 @@ class Params(ctypes.Structure):
                 ("iterations", ctypes.c_uint32), ("seed", ctypes.c_uint64), ("device", ctypes.c_char_p),
                 ("style_path", ctypes.c_char_p), ("style_image", ctypes.POINTER(Image)),
                 ("style_weights", ctypes.POINTER(ctypes.c_float)), ("style_weights_len", ctypes.c_uint32),
-                ("model_path", ctypes.c_char_p), ("progress", PROGRESS), ("progress_user_data", ctypes.c_void_p)]
+                ("model_path", ctypes.c_char_p), ("progress", PROGRESS), ("progress_user_data", ctypes.c_void_p),
+                ("max_seconds", ctypes.c_double)]
 
 
 def library_file_name():
@@ -141,10 +142,11 @@ class Context:
 
     def stylize(self, pixels, width, height, fmt, stride=None, mask=None, mask_stride=None, method="arbitrary",
                 style_path=None, builtin_style=None, strength=1.0, preserve_color="none", working_size=0,
-                iterations=0, seed=0, device=None, progress=None):
+                iterations=0, max_seconds=0.0, seed=0, device=None, progress=None):
         """Stylizes `pixels` (a writable bytearray) in place; alpha is untouched.
 
         `mask` (bytes, one per pixel, 0..255) limits the change to a selection.
+        `iterations` and `max_seconds` (a time budget, 0 = none) are for the gatys methods.
         `progress(stage, fraction)` is called on this thread; return True to cancel.
         Raises RestyleError (`.cancelled` when the callback cancelled).
         """
@@ -161,6 +163,7 @@ class Context:
         p.preserve_color = PRESERVE[preserve_color] if isinstance(preserve_color, str) else int(preserve_color)
         p.working_size = int(working_size)
         p.iterations = int(iterations)
+        p.max_seconds = float(max_seconds)
         p.seed = int(seed)
         p.device = _enc(device)
         p.style_path = _enc(style_path)

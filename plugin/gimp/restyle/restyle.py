@@ -80,7 +80,7 @@ def run(procedure, run_mode, image, drawables, config, data):
     method = config.get_property("method")
     style = config.get_property("style-file")
     style_path = style.get_path() if style is not None else None
-    if method == "arbitrary" and not style_path:
+    if method in ("arbitrary", "gatys-improved") and not style_path:
         return fail(procedure, "choose a style image")
 
     ok, x, y, w, h = drw.mask_intersect()  # selection bounds, drawable coordinates
@@ -103,7 +103,9 @@ def run(procedure, run_mode, image, drawables, config, data):
                         builtin_style=config.get_property("builtin-style") if method == "multistyle26" else None,
                         strength=config.get_property("strength"),
                         preserve_color=config.get_property("preserve-color"),
-                        working_size=config.get_property("working-size"), progress=progress)
+                        working_size=config.get_property("working-size"),
+                        max_seconds=config.get_property("max-seconds") if method == "gatys-improved" else 0.0,
+                        progress=progress)
     except rb.RestyleError as e:
         Gimp.progress_end()
         if e.cancelled:
@@ -145,11 +147,13 @@ class Restyle(Gimp.PlugIn):
         p.add_menu_path("<Image>/Filters/Artistic")
         p.set_documentation("Paint the layer in the style of an image",
                             "Neural style transfer with restyle: the arbitrary network takes any style image; "
-                            "multistyle26 has 26 built-in styles. Honours the selection.", name)
+                            "multistyle26 has 26 built-in styles; Gatys improved optimises the image itself "
+                            "(best quality, slow: bounded by the time budget). Honours the selection.", name)
         p.set_attribution("restyle", "restyle contributors", "2026")
         p.add_choice_argument("method", "_Method", "Style transfer method",
                               choice(("arbitrary", "Arbitrary (any style image)"),
-                                     ("multistyle26", "Built-in styles (26)")), "arbitrary", rw)
+                                     ("multistyle26", "Built-in styles (26)"),
+                                     ("gatys-improved", "Gatys improved (slow, time budget)")), "arbitrary", rw)
         p.add_file_argument("style-file", "St_yle image", "Painting whose style to apply",
                             Gimp.FileChooserAction.OPEN, True, None, rw)
         p.add_int_argument("builtin-style", "_Built-in style", "Style number for the built-in method",
@@ -158,8 +162,11 @@ class Restyle(Gimp.PlugIn):
         p.add_choice_argument("preserve-color", "_Preserve colours", "Keep the layer's colours",
                               choice(("none", "No"), ("luminance", "Luminance only"),
                                      ("histogram", "Match colours")), "none", rw)
-        p.add_int_argument("working-size", "_Working size", "Longest side to work at (0 = as is)",
-                           0, 8192, 0, rw)
+        p.add_int_argument("working-size", "_Working size",
+                           "Longest side to work at (0 = as is; Gatys: 512 px at most)", 0, 8192, 0, rw)
+        p.add_double_argument("max-seconds", "Time _budget (s)",
+                              "Gatys improved: stop after this many seconds with the best image so far (0 = no limit)",
+                              0.0, 86400.0, 120.0, rw)
         return p
 
 
