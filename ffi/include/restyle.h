@@ -176,9 +176,10 @@ typedef struct restyle_mask {
  *   `restyle weights import`);
  * - strength blends the result with the image; preserve_color applies;
  * - progress: one report per step, stage "optimise" or "scale i/n (W×H)"
- *   (coarse-to-fine), fraction = steps done / iterations of that stage (a
- *   budget may end a stage early). Cancelling discards the result:
- *   RESTYLE_ERR_CANCELLED and the image is unchanged.
+ *   (coarse-to-fine); fraction = steps done / iterations of that stage, or
+ *   with max_seconds the share of the budget spent so far (whole run).
+ *   Cancelling discards the result: RESTYLE_ERR_CANCELLED and the image is
+ *   unchanged.
  * The loaded VGG stays in the context; iterations and max_seconds may
  * differ from call to call without reloading it.
  */

@@ -94,14 +94,22 @@ impl Context {
         let key = Key { method: params.method, model, device, style_weights: unsafe { style_weights(params)? } };
         let content = buffer.to_picture()?;
         let stylizer = self.stylizer(key)?;
+        let mut budget = None;
         if let Method::Gatys(g) = &mut stylizer.method {
+            budget = run.max_seconds;
             // One loaded VGG serves every iteration count and budget.
             g.config = gatys_preset(params.method)?.config_with(&g.vgg, run.iterations, run.max_seconds)?;
             // The preset's working size, but a small image is not enlarged.
             let longest = content.width().max(content.height());
             request.working_size = request.working_size.or(g.config.size.map(|s| s.min(longest)));
         }
-        let mut report = |p: &Progress| progress.report(&p.stage, p.fraction());
+        // With a time budget the steps per stage are unknown: the host's
+        // progress bar follows the share of the budget spent instead.
+        let start = std::time::Instant::now();
+        let mut report = |p: &Progress| {
+            let fraction = budget.map_or(p.fraction(), |b| (start.elapsed().as_secs_f64() / b).min(1.0) as f32);
+            progress.report(&p.stage, fraction)
+        };
         let out = stylizer.stylize(&content, &request, &mut report)?;
         if !out.completed {
             // Keep the promise "on error the image is unchanged" for every

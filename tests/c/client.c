@@ -273,12 +273,14 @@ typedef struct {
     int saw_scale;      /* a coarse-to-fine "scale i/n" stage */
     int cancel_after;   /* cancel at this optimisation report; 0 = never */
     int bad_fraction;
+    float last_fraction;
 } watch;
 
 static int watch_progress(void *user, const char *stage, float fraction) {
     watch *w = (watch *)user;
     w->calls++;
     if (!(fraction >= 0.0f && fraction <= 1.0f)) w->bad_fraction++;
+    w->last_fraction = fraction;
     if (strcmp(stage, "prepare") != 0) {
         w->optimise_calls++;
         if (strncmp(stage, "scale ", 6) == 0) w->saw_scale = 1;
@@ -374,7 +376,9 @@ static int gatys(const char *weights, const char *style, const char *photo, int 
     CHECK(s == RESTYLE_OK, "budget: %s: %s", restyle_status_name(s), restyle_last_error());
     CHECK(wb.optimise_calls >= 2 && wb.optimise_calls < 1000, "%d steps in a 0.5 s budget", wb.optimise_calls);
     CHECK(rgb_diff(orig, px, pixels, &alpha_changed) > 1.0, "nothing changed within the budget");
-    printf("budget 0.5 s: %d steps\n", wb.optimise_calls);
+    /* the fraction is the share of the budget spent, not of the 10^6 iterations */
+    CHECK(wb.last_fraction > 0.5f, "last fraction %f with a spent budget", wb.last_fraction);
+    printf("budget 0.5 s: %d steps, last fraction %.2f\n", wb.optimise_calls, wb.last_fraction);
 
     /* 4. a bad budget is refused before any work; the image stays */
     memcpy(px, orig, bytes);

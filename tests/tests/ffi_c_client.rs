@@ -60,7 +60,9 @@ fn run(client: &Path, args: &[&str]) -> String {
 /// caches, so that it sees no weights but those of the test.
 fn run_with_cache(client: &Path, args: &[&str], cache: Option<&Path>) -> String {
     let mut cmd = Command::new(client);
-    cmd.args(args);
+    // The library cargo just built: cargo's own LD_LIBRARY_PATH also names
+    // target/debug, where an older `cargo build` may have left another copy.
+    cmd.args(args).env("LD_LIBRARY_PATH", lib_dir());
     if let Some(c) = cache {
         cmd.env("RESTYLE_CACHE_DIR", c).env("HF_HOME", c.join("hf")).env_remove("RESTYLE_WEIGHTS_DIR");
     }
@@ -177,7 +179,7 @@ fn c_client_runs_optimisation_with_the_real_vgg16() {
     let Some(vgg) = restyle_weights::testing::real_weights("vgg16-keras-imagenet.onnx") else { return };
     let weights = vgg.parent().unwrap().to_str().unwrap().to_string();
     let data = restyle_weights::testing::shared_data_dir();
-    let photo = restyle_core::image::load(&data.join("content/tubingen.jpg")).unwrap().rgb.resize_longest(64).unwrap();
+    let photo = restyle_core::image::load(data.join("content/tubingen.jpg")).unwrap().rgb.resize_longest(64).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("photo.rgba");
     let bytes: Vec<u8> = photo.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 1.0].map(|v| (v * 255.0).round() as u8)).collect();
