@@ -6,7 +6,8 @@
 For each RGBA depth Krita offers (U8, U16, F16, F32) the photo is converted,
 a rectangle selected and the layer stylized in its native pixelData format;
 checked in Krita's own bytes: changed inside the selection, unchanged outside,
-alpha unchanged, same size. Then a missing style file must raise a clear
+alpha unchanged, same size; at U8 also the Gatys improved method (8 s
+budget). Then a missing style file must raise a clear
 error and leave the layer alone. kritarunner exits 0 even on errors, so the
 result is the last line: RESTYLE-KRITA-OK or RESTYLE-KRITA-FAIL.
 """
@@ -26,7 +27,7 @@ def pixels(doc, node):
     return np.frombuffer(raw, dtype=DTYPES[node.colorDepth()]).reshape(doc.height(), doc.width(), 4)
 
 
-def check_depth(src, style, depth, out):
+def check_depth(src, style, depth, out, **options):
     k = Krita.instance()
     doc = k.openDocument(src)
     doc.setBatchmode(True)
@@ -40,7 +41,7 @@ def check_depth(src, style, depth, out):
     sel.select(x, y, w, h, 255)
     doc.setSelection(sel)
     before = pixels(doc, node).astype(np.float64)
-    node = engine.stylize_node(doc, node, {"style_path": style, "strength": 1.0})
+    node = engine.stylize_node(doc, node, dict({"style_path": style, "strength": 1.0}, **options))
     doc.waitForDone()
     tops = doc.topLevelNodes()
     assert [n.type() for n in tops].count("paintlayer") == 1 and node is not None and (node.colorModel(), node.colorDepth()) == ("RGBA", depth), (len(tops), node, [(n.name(), n.type()) for n in tops])
@@ -51,8 +52,8 @@ def check_depth(src, style, depth, out):
     inside = np.zeros(before.shape[:2], bool)
     inside[y:y + h, x:x + w] = True
     changed = (d[..., :3].max(-1) > 0.02)[inside].mean()
-    print("RESTYLE-KRITA %s: changed inside %.3f, max diff outside %g, alpha max diff %g"
-          % (depth, changed, d[~inside].max(), d[..., 3].max()), flush=True)
+    print("RESTYLE-KRITA %s%s: changed inside %.3f, max diff outside %g, alpha max diff %g"
+          % (depth, " " + options["method"] if options else "", changed, d[~inside].max(), d[..., 3].max()), flush=True)
     assert changed > 0.9, changed
     assert d[~inside].max() == 0.0
     assert d[..., 3].max() == 0.0
@@ -82,6 +83,7 @@ def main(args):
     try:
         for depth in ("U8", "U16", "F16", "F32"):
             check_depth(src, style, depth, out if depth == "U8" else None)
+        check_depth(src, style, "U8", None, method="gatys-improved", max_seconds=8.0)
         check_missing_style(src)
         print("RESTYLE-KRITA-OK", flush=True)
     except Exception:

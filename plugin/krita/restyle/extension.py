@@ -34,7 +34,18 @@ class RestyleDialog(QDialog):
         self.preserve = QComboBox()
         for label, nick in (("No", "none"), ("Luminance only", "luminance"), ("Match colours", "histogram")):
             self.preserve.addItem(label, nick)
+        self.method = QComboBox()
+        for label, nick in (("Arbitrary (fast)", "arbitrary"), ("Gatys improved (slow, time budget)", "gatys-improved")):
+            self.method.addItem(label, nick)
+        self.method.setCurrentIndex(max(self.method.findData(k.readSetting(SETTINGS, "method", "arbitrary")), 0))
+        self.budget = QDoubleSpinBox()
+        self.budget.setRange(1.0, 86400.0)
+        self.budget.setSuffix(" s")
+        self.budget.setValue(float(k.readSetting(SETTINGS, "max_seconds", "120")))
+        self.budget.setToolTip("Gatys improved: stop after this long with the best image so far")
         form = QFormLayout(self)
+        form.addRow("Method:", self.method)
+        form.addRow("Time budget:", self.budget)
         form.addRow("Style image:", style_row)
         form.addRow("Strength:", self.strength)
         form.addRow("Preserve colours:", self.preserve)
@@ -53,8 +64,11 @@ class RestyleDialog(QDialog):
         k = Krita.instance()
         k.writeSetting(SETTINGS, "style", self.style.text())
         k.writeSetting(SETTINGS, "strength", str(self.strength.value()))
-        return {"method": "arbitrary", "style_path": self.style.text(), "strength": self.strength.value(),
-                "preserve_color": self.preserve.currentData()}
+        k.writeSetting(SETTINGS, "method", self.method.currentData())
+        k.writeSetting(SETTINGS, "max_seconds", str(self.budget.value()))
+        gatys = self.method.currentData() == "gatys-improved"
+        return {"method": self.method.currentData(), "style_path": self.style.text(), "strength": self.strength.value(),
+                "preserve_color": self.preserve.currentData(), "max_seconds": self.budget.value() if gatys else 0.0}
 
 
 class RestyleExtension(Extension):
