@@ -16,10 +16,10 @@
 //! A new network adds a variant to [`MethodSpec`] and an arm to [`load`]
 //! (and to [`MethodSpec::name`]).
 
+use crate::gatys::{Gatys, GatysConfig};
 use crate::stylize::Method;
 use crate::tiling::Tiling;
 use crate::transformer_net::{TransformerNet, BUILTIN_MODELS, DEFAULT_MODEL};
-use crate::gatys::{Gatys, GatysConfig};
 use crate::vgg::{Pooling, Vgg};
 use crate::{adain, arbitrary, multistyle, Error, Result};
 use candle_core::Device;
