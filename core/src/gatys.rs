@@ -433,18 +433,18 @@ impl Gatys {
             OptimizerKind::Lbfgs => Box::new(Lbfgs::new(x0.clone(), LbfgsConfig::default())),
             OptimizerKind::Adam => Box::new(Adam::new(x0.clone(), AdamConfig { lr: cfg.learning_rate as f64, ..Default::default() })?),
         };
-        // The objective records the latest terms and the best point seen;
-        // the loop reads them between steps.
-        let terms_at: RefCell<Vec<(&'static str, f32)>> = RefCell::new(Vec::new());
+        // The objective records the best point seen and its terms; the loop
+        // reports those between steps. (Not the latest evaluation's: a line
+        // search's rejected trial can have a lower style term at a higher
+        // total, and a caller stopping on the style term would stop early.)
         let best: RefCell<(f32, Tensor, Vec<(&'static str, f32)>)> = RefCell::new((f32::INFINITY, x0, Vec::new()));
         let mut f = |x: &Tensor| -> Result<(f32, Tensor)> {
             let (terms, g) = self.eval(cfg, t, x)?;
             let total = terms[0].1;
             let mut b = best.borrow_mut();
             if total < b.0 {
-                *b = (total, x.clone(), terms.clone());
+                *b = (total, x.clone(), terms);
             }
-            *terms_at.borrow_mut() = terms;
             Ok((total, g))
         };
         let mut stalled = 0;
@@ -455,7 +455,7 @@ impl Gatys {
             let info = opt.step(&mut f)?;
             last_step = last_step.max(t0.elapsed());
             stalled = if info.moved { 0 } else { stalled + 1 };
-            let report = Progress { stage: stage.label.clone(), step: it, total: cfg.iterations, losses: terms_at.borrow().clone() };
+            let report = Progress { stage: stage.label.clone(), step: it, total: cfg.iterations, losses: best.borrow().2.clone() };
             if cfg.save_every > 0 && it % cfg.save_every == 0 {
                 if let Some(prefix) = &cfg.save_prefix {
                     let p = PathBuf::from(format!("{}_{}_{:05}.png", prefix.display(), stage.index + 1, it));

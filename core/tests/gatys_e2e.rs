@@ -59,6 +59,8 @@ fn basic_gatys_transfers_style_and_keeps_content() {
     let (first, last) = (totals[0], *totals.last().unwrap());
     eprintln!("total loss {first} → {last} over {} iterations", totals.len());
     assert!(last < 0.5 * first, "loss did not fall enough: {first} → {last}");
+    // progress reports the best point so far, never a rejected line-search trial
+    assert!(totals.windows(2).all(|w| w[1] <= w[0]), "reported totals rose: {totals:?}");
     save_for_inspection("gatys_basic.png", &out.image);
 
     let (style_out, content_out) = distances(&g.vgg, &out.image, &style, &content);
