@@ -188,6 +188,9 @@ pub const IMPROVED_STYLE_WEIGHT: f32 = 3e4;
 /// Default γ on the 0..1 image (mean squared neighbour difference).
 pub const DEFAULT_TV_WEIGHT: f32 = 1.0;
 
+/// The optimised image's range (0..1 RGB).
+const PIXEL_BOUNDS: Option<(f32, f32)> = Some((0.0, 1.0));
+
 /// A loaded optimisation NST: the loss network plus settings.
 pub struct Gatys {
     pub vgg: Vgg,
@@ -430,8 +433,14 @@ impl Gatys {
         progress: &mut ProgressFn,
     ) -> Result<(Tensor, bool, Vec<(&'static str, f32)>)> {
         let mut opt: Box<dyn Optimizer> = match cfg.optimizer {
-            OptimizerKind::Lbfgs => Box::new(Lbfgs::new(x0.clone(), LbfgsConfig::default())),
-            OptimizerKind::Adam => Box::new(Adam::new(x0.clone(), AdamConfig { lr: cfg.learning_rate as f64, ..Default::default() })?),
+            // The image stays within 0..1 while it is optimised: the losses are
+            // then those of the image that is saved. Unbounded, L-BFGS pushed
+            // pixels past 0..1: at 1024 px a run whose style loss said it had
+            // reached a style distance gave a saved image ≥ 20 % further away.
+            OptimizerKind::Lbfgs => Box::new(Lbfgs::new(x0.clone(), LbfgsConfig { bounds: PIXEL_BOUNDS, ..Default::default() })),
+            OptimizerKind::Adam => {
+                Box::new(Adam::new(x0.clone(), AdamConfig { lr: cfg.learning_rate as f64, bounds: PIXEL_BOUNDS, ..Default::default() })?)
+            }
         };
         // The objective records the best point seen and its terms; the loop
         // reports those between steps. (Not the latest evaluation's: a line

@@ -50,12 +50,24 @@ pub struct LbfgsConfig {
     pub c1: f64,
     /// Evaluations allowed in one line search.
     pub max_line_search: usize,
+    /// Keep every element of x within (low, high): each trial point is
+    /// clamped (a projected line search). For an image this makes the point
+    /// optimised the image that is saved.
+    pub bounds: Option<(f32, f32)>,
 }
 
 impl Default for LbfgsConfig {
     fn default() -> Self {
-        LbfgsConfig { history: 10, c1: 1e-4, max_line_search: 10 }
+        LbfgsConfig { history: 10, c1: 1e-4, max_line_search: 10, bounds: None }
     }
+}
+
+/// `x` clamped to `bounds`, if any.
+fn project(x: Tensor, bounds: Option<(f32, f32)>) -> Result<Tensor> {
+    Ok(match bounds {
+        Some((lo, hi)) => x.clamp(lo, hi)?,
+        None => x,
+    })
 }
 
 pub struct Lbfgs {
@@ -131,11 +143,18 @@ impl Optimizer for Lbfgs {
             1.0
         };
         for _ in 0..self.cfg.max_line_search {
-            let x_new = (&self.x + (&d * t)?)?;
+            let x_new = project((&self.x + (&d * t)?)?, self.cfg.bounds)?;
+            let s = (&x_new - &self.x)?;
+            // the decrease the (projected) step promises to first order
+            let gts = if self.cfg.bounds.is_some() { dot(&g, &s)? } else { t * gtd };
+            if gts >= 0.0 {
+                // the bounds cut the step down to nothing downhill: this is a
+                // constrained minimum along d
+                break;
+            }
             let (f_new, g_new) = f.eval(&x_new)?;
             evals += 1;
-            if f_new.is_finite() && (f_new as f64) <= loss as f64 + self.cfg.c1 * t * gtd {
-                let s = (&x_new - &self.x)?;
+            if f_new.is_finite() && (f_new as f64) <= loss as f64 + self.cfg.c1 * gts {
                 let y = (&g_new - &g)?;
                 let ys = dot(&y, &s)?;
                 if ys > 1e-10 {
@@ -167,11 +186,13 @@ pub struct AdamConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    /// Keep every element of x within (low, high) after each update.
+    pub bounds: Option<(f32, f32)>,
 }
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig { lr: 0.02, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        AdamConfig { lr: 0.02, beta1: 0.9, beta2: 0.999, eps: 1e-8, bounds: None }
     }
 }
 
@@ -209,7 +230,7 @@ impl Optimizer for Adam {
         let mhat = (&self.m / (1.0 - c.beta1.powi(self.t)))?;
         let vhat = (&self.v / (1.0 - c.beta2.powi(self.t)))?;
         let upd = (mhat / (vhat.sqrt()? + c.eps)?)?;
-        self.x = (&self.x - (upd * c.lr)?)?;
+        self.x = project((&self.x - (upd * c.lr)?)?, c.bounds)?;
         Ok(StepInfo { loss, evals: 1, moved: true })
     }
 }
@@ -239,6 +260,31 @@ mod tests {
             last = s.loss;
         }
         assert!(last < 1e-6, "final loss {last}");
+    }
+
+    /// Minimum at 1 for every element; bounds (0, 0.5) put the constrained
+    /// minimum on the upper bound, and no trial point may leave them.
+    #[test]
+    fn bounded_lbfgs_and_adam_stay_inside_and_reach_the_bound() {
+        let inside = |x: &Tensor| x.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|v| (0.0..=0.5).contains(v));
+        let mut f = |x: &Tensor| {
+            assert!(inside(x), "evaluated outside the bounds: {x}");
+            quad(x)
+        };
+        let x0 = Tensor::new(&[0.1f32, 0.2, 0.3, 0.4], &Device::Cpu).unwrap();
+        let mut lbfgs = Lbfgs::new(x0.clone(), LbfgsConfig { bounds: Some((0.0, 0.5)), ..Default::default() });
+        for _ in 0..30 {
+            lbfgs.step(&mut f).unwrap();
+        }
+        let mut adam = Adam::new(x0, AdamConfig { lr: 0.05, bounds: Some((0.0, 0.5)), ..Default::default() }).unwrap();
+        for _ in 0..200 {
+            adam.step(&mut f).unwrap();
+        }
+        for x in [lbfgs.x(), adam.x()] {
+            assert!(inside(x));
+            let v = x.to_vec1::<f32>().unwrap();
+            assert!(v.iter().all(|&e| (e - 0.5).abs() < 1e-3), "not at the bound: {v:?}");
+        }
     }
 
     #[test]
