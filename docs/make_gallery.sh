@@ -92,8 +92,13 @@ mkdir -p "$out"
 GATYS_SIZE=${GATYS_SIZE:-256}
 GATYS_SECONDS=${GATYS_SECONDS:-60}
 GATYS_PAIRS=${GATYS_PAIRS:-tubingen:starry_night golden_gate:the_scream chicago:wave}
+# Both presets, plus basic with α = 0.25: the content weight at which basic's
+# content distance is about the improved preset's, to compare the two at a
+# similar content distance (docs/quality.md).
 "$RESTYLE" bench quality --sizes "$GATYS_SIZE" --seconds "$GATYS_SECONDS" --pairs "${GATYS_PAIRS// /,}" \
-  --shared "$(dirname "$DATA")" --out "$out" | tee "$out/quality.txt"
+  --shared "$(dirname "$DATA")" --out "$out" \
+  --variant basic:preset=basic --variant improved: \
+  --variant basic-a0.25:preset=basic,content-weight=0.25 | tee "$out/quality.txt"
 for pair in $GATYS_PAIRS; do
   c=${pair%%:*}; s=${pair##*:}
   p=$(thumb "$c" "$GATYS_SIZE")
