@@ -72,7 +72,7 @@ pub struct BenchArgs {
     /// keep-detail); repeatable, e.g. --variant basic:preset=basic --variant improved: .
     #[arg(long = "variant")]
     pub variants: Vec<String>,
-    /// quality: also write each result to DIR/CONTENT-STYLE-PRESET.jpg.
+    /// quality: also write each result to DIR/CONTENT-STYLE-PRESET.jpg; coarse-to-fine: to DIR/CONTENT-STYLE-SIZE-RUN.jpg.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -340,11 +340,29 @@ fn coarse_to_fine(args: &BenchArgs) -> Result<()> {
     for &size in &args.sizes {
         let content = content0.resize_longest(size)?;
         let d = Distances::new(&g.vgg, &content, &style)?;
+        // The same distances with result and painting both at 256 px: how
+        // much of the painting's large-scale structure the result carries,
+        // which full-size Grams (small receptive fields at 1024 px) do not see.
+        let coarse = Distances::new(&g.vgg, &content.resize_longest(COARSE_SIDE)?, &style)?;
+        let large_scale = |img: &RgbImage| -> Result<f32> { Ok(coarse.measure(&img.resize_longest(COARSE_SIDE)?)?.0) };
+        let save = |img: &RgbImage, what: &str| -> Result<()> {
+            if let Some(dir) = &args.out {
+                std::fs::create_dir_all(dir)?;
+                image::save(&image::Picture::from_rgb(img.clone()), dir.join(format!("{name}-{size}-{what}.jpg")))?;
+            }
+            Ok(())
+        };
         let base = GatysConfig { size: Some(size), ..GatysConfig::basic() };
         let multi = GatysConfig { scales: args.scales, iterations: args.iterations, ..base.clone() };
         let (tm, im, img) = timed_run(&g, &multi, &content, &style, &|_| false)?;
         let (target, cm) = d.measure(&img)?;
-        println!("{size} px, {} scales × {} it: {tm:.1} s, {im} iterations, style distance {target:.4e}, content {cm:.4e}", args.scales, args.iterations);
+        println!(
+            "{size} px, {} scales × {} it: {tm:.1} s, {im} iterations, style distance {target:.4e}, content {cm:.4e}, style distance at {COARSE_SIDE} px {:.4e}",
+            args.scales,
+            args.iterations,
+            large_scale(&img)?
+        );
+        save(&img, "coarse-to-fine")?;
         // The basic style term is β·mean over its layers of the same Gram MSEs
         // as the distance, so the run can stop when it crosses the target.
         let per_unit = base.style_weight as f64 / base.style_layers.len() as f64;
@@ -358,10 +376,12 @@ fn coarse_to_fine(args: &BenchArgs) -> Result<()> {
         let single = GatysConfig { iterations: usize::MAX, max_seconds: Some(args.seconds), ..base };
         let (ts, is, img) = timed_run(&g, &single, &content, &style, &reached)?;
         let (ds, cs) = d.measure(&img)?;
+        let ls = large_scale(&img)?;
+        save(&img, "one-scale")?;
         // not reached within the cap: the speed-up is only a lower bound
         let (verdict, bound) = if ds <= target * 1.01 { ("reached", "") } else { ("NOT reached (cap)", "> ") };
         println!(
-            "{size} px, 1 scale: {ts:.1} s, {is} iterations, style distance {ds:.4e} ({verdict}; by its loss {:.4e}), content {cs:.4e}; speed-up {bound}{:.2}",
+            "{size} px, 1 scale: {ts:.1} s, {is} iterations, style distance {ds:.4e} ({verdict}; by its loss {:.4e}), content {cs:.4e}, style distance at {COARSE_SIDE} px {ls:.4e}; speed-up {bound}{:.2}",
             by_loss.get(),
             ts / tm
         );
@@ -369,6 +389,9 @@ fn coarse_to_fine(args: &BenchArgs) -> Result<()> {
     println!("load average after: {}", load_average());
     Ok(())
 }
+
+/// Side at which bench coarse-to-fine also measures large-scale style.
+const COARSE_SIDE: usize = 256;
 
 /// The 1-minute load average (the machine may be shared), or "?".
 fn load_average() -> String {
