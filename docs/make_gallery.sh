@@ -19,6 +19,27 @@ thumb() {
   echo "$out"
 }
 
+# --- coarse-to-fine vs one scale at 1024 px (about 10 minutes, release build) ---
+# Only on request: `docs/make_gallery.sh c2f`.
+if [[ "$ONLY" == c2f ]]; then
+out=docs/gallery/gatys/1024
+mkdir -p "$out"
+full=$(mktemp -d)
+"$RESTYLE" bench coarse-to-fine --sizes 1024 --scales 3 --iterations 10 --seconds 1800 \
+  --pairs tubingen:starry_night --shared "$(dirname "$DATA")" --out "$full" | tee "$out/coarse_to_fine.txt"
+python3 - "$full" "$out" <<'PY'
+# Half-size copies and a full-resolution crop of each result (the files stay small).
+import sys
+from pathlib import Path
+from PIL import Image
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+for run in ["coarse-to-fine", "one-scale"]:
+    im = Image.open(src / f"tubingen-starry_night-1024-{run}.jpg")
+    im.resize((im.width // 2, im.height // 2), Image.BICUBIC).save(dst / f"{run}.jpg", quality=80)
+    im.crop((300, 100, 700, 400)).save(dst / f"{run}-crop.jpg", quality=85)
+PY
+fi
+
 # --- arbitrary (Magenta): one photo in five styles, and a strength sweep ---
 if section arbitrary; then
 out=docs/gallery/arbitrary
