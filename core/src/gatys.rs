@@ -128,7 +128,8 @@ impl GatysConfig {
 
     /// Novak & Nikulin: style from every conv layer with weights ∝ 2^(D−d),
     /// content from relu4_2 and the deeper layers ∝ 2^d, shifted Grams
-    /// (s = −1); plus 3-scale coarse-to-fine. Chained correlations are
+    /// (s = −1); plus 3-scale coarse-to-fine that keeps the photo's detail
+    /// between scales (`keep_detail`). Chained correlations are
     /// available (`chain_weight`) but off: at 256 px they halved the L-BFGS
     /// iterations per wall time (their cross-Grams resize by index_select,
     /// whose backward is a scatter) and lost on both distances (quality.md).
