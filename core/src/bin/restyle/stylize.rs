@@ -70,7 +70,8 @@ pub struct StylizeArgs {
     pub style_size: Option<usize>,
     #[arg(long, value_enum)]
     pub preserve_color: Option<PreserveArg>,
-    /// Work at this longest side (the result is scaled back to the content's size).
+    /// Work at this longest side (the result is scaled back to the content's size)
+    /// [default: the content's; gatys: the content's, at most 512; adain: 1024].
     #[arg(long)]
     pub size: Option<usize>,
     /// Images larger than this (either side) run in overlapping tiles.
@@ -175,10 +176,11 @@ pub fn run(args: StylizeArgs) -> Result<()> {
             PreserveArg::Luminance => PreserveColor::Luminance,
             PreserveArg::Histogram => PreserveColor::Histogram,
         }),
-        // optimisation is slow: work at 512 px unless asked otherwise; AdaIN
-        // (untiled, full VGG widths) at 1024 px keeps CPU memory to a few GB
+        // optimisation is slow: work at 512 px at most unless asked otherwise
+        // (a smaller photo is not enlarged, as in the C ABI); AdaIN (untiled,
+        // full VGG widths) at 1024 px keeps CPU memory to a few GB
         working_size: args.size.or(match method_name {
-            MethodName::Gatys => Some(512),
+            MethodName::Gatys => Some(content.width().max(content.height()).min(512)),
             MethodName::Adain => Some(1024),
             _ => None,
         }),
