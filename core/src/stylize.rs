@@ -92,6 +92,16 @@ impl Stylizer {
         Stylizer { method, device }
     }
 
+    /// The working size when the request leaves it open: optimisation is
+    /// slow, so Gatys works at its config's size at most (a smaller image is
+    /// not enlarged); the other methods at the content's own size.
+    fn default_working_size(&self, longest: usize) -> Option<usize> {
+        match &self.method {
+            Method::Gatys(g) => g.config.size.map(|s| s.min(longest)),
+            _ => None,
+        }
+    }
+
     /// The generic part shared by every method: working size, colour
     /// preservation, strength for methods without a native one, scaling
     /// back to the content size, alpha kept.
@@ -100,7 +110,7 @@ impl Stylizer {
             return Err(Error::InvalidArgument(format!("strength must be in 0..1, got {}", request.strength)));
         }
         let (cw, ch) = (content.width(), content.height());
-        let work = match request.working_size {
+        let work = match request.working_size.or_else(|| self.default_working_size(cw.max(ch))) {
             Some(0) => return Err(Error::InvalidArgument("working size must be positive".into())),
             Some(s) if s != cw.max(ch) => content.rgb.resize_longest(s)?,
             _ => content.rgb.clone(),

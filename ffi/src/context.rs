@@ -99,9 +99,6 @@ impl Context {
             budget = run.max_seconds;
             // One loaded VGG serves every iteration count and budget.
             g.config = gatys_preset(params.method)?.config_with(&g.vgg, run.iterations, run.max_seconds)?;
-            // The preset's working size, but a small image is not enlarged.
-            let longest = content.width().max(content.height());
-            request.working_size = request.working_size.or(g.config.size.map(|s| s.min(longest)));
         }
         // With a time budget the steps per stage are unknown: the host's
         // progress bar follows the share of the budget spent instead.

@@ -176,11 +176,9 @@ pub fn run(args: StylizeArgs) -> Result<()> {
             PreserveArg::Luminance => PreserveColor::Luminance,
             PreserveArg::Histogram => PreserveColor::Histogram,
         }),
-        // optimisation is slow: work at 512 px at most unless asked otherwise
-        // (a smaller photo is not enlarged, as in the C ABI); AdaIN (untiled,
-        // full VGG widths) at 1024 px keeps CPU memory to a few GB
+        // Gatys' default (its preset's size at most) is the Stylizer's; AdaIN
+        // (untiled, full VGG widths) at 1024 px keeps CPU memory to a few GB
         working_size: args.size.or(match method_name {
-            MethodName::Gatys => Some(content.width().max(content.height()).min(512)),
             MethodName::Adain => Some(1024),
             _ => None,
         }),
