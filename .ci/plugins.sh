@@ -3,7 +3,7 @@
 # (recipes: ../shared/docs/plugin-hosts.md). Run as root on Debian bookworm.
 #  1. hosts: Krita 5.1 on the host (apt), GIMP 3.0 in a Debian trixie chroot
 #     (built once under $RESTYLE_CHROOT, reused afterwards) — .ci/plugins-setup.sh;
-#  2. build librestyle (cargo build -p restyle-ffi);
+#  2. librestyle as the test build made it (no rebuild);
 #  3. install each plug-in with plugin/install.py into throwaway profiles;
 #  4. GIMP batch (every precision, selection, missing style), kritarunner
 #     (every RGBA depth, selection, missing style), Krita GUI under Xvfb
@@ -20,8 +20,11 @@ exec 3>&2   # timings go to the console even when a step's output goes to a log
 t() { local s=$EPOCHREALTIME c="$*"; "$@"; echo "TIMING $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME-$s}") s: ${c:0:100}" >&3; }
 
 t .ci/plugins-setup.sh
-t cargo build -q -p restyle-ffi
-LIB=${CARGO_TARGET_DIR:-$REPO/target}/debug/librestyle.so
+# The library the README's test command already built (same features, so
+# this is a no-op after `cargo test --workspace`; `cargo build -p
+# restyle-ffi` would rebuild it with other features).
+t cargo test -q --workspace --no-run
+LIB=${CARGO_TARGET_DIR:-$REPO/target}/debug/deps/librestyle.so
 
 # Work folders: one inside the chroot (GIMP), one on the host (Krita).
 G=$R/tmp/restyle-ci; K=$(mktemp -d /tmp/restyle-krita.XXXXXX)

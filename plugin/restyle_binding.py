@@ -20,6 +20,8 @@ BYTES_PER_PIXEL = {1: 4, 2: 4, 3: 3, 4: 8, 5: 8, 6: 8, 7: 16}
 
 METHOD_ARBITRARY, METHOD_MULTISTYLE26, METHOD_FAST, METHOD_GATYS, METHOD_GATYS_IMPROVED, METHOD_ADAIN = range(1, 7)
 METHODS = {"arbitrary": 1, "multistyle26": 2, "fast": 3, "gatys": 4, "gatys-improved": 5, "adain": 6}
+# Methods that take a style image (the others have their styles built in).
+STYLE_METHODS = ("arbitrary", "adain", "gatys", "gatys-improved")
 PRESERVE = {"none": 0, "luminance": 1, "histogram": 2}
 MULTISTYLE26_STYLES = 26
 
@@ -70,9 +72,10 @@ def library_path():
 
 
 def weights_dir():
-    env = os.environ.get("RESTYLE_WEIGHTS_DIR")
-    if env:
-        return env
+    # RESTYLE_WEIGHTS_DIR is a list of folders: the library parses it (NULL
+    # weights folder), as the CLI and augment do.
+    if os.environ.get("RESTYLE_WEIGHTS_DIR"):
+        return None
     local = os.path.join(HERE, "weights")
     return local if os.path.isdir(local) else None
 

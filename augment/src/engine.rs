@@ -6,7 +6,8 @@
 
 use crate::Result;
 use restyle_core::image::{Picture, RgbImage};
-use restyle_core::stylize::{Request, StyleImage, Stylizer};
+use restyle_core::request::{Request, StyleImage};
+use restyle_core::stylize::{Stylizer};
 
 /// A style ready for the network: the image itself, or a style vector
 /// (for methods that have one, computed once per style image).

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod rng;
 pub mod run;
 pub mod shard;
+pub mod state;
 pub mod styles;
 
 pub use error::{Error, Result};

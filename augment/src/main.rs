@@ -156,11 +156,11 @@ fn style_source(args: &StyleArgs, engine_args: &EngineArgs, engine: &dyn Engine)
         if args.random_style {
             bail!("--method fast has one style (its model's); for random styles use --method multistyle26 or arbitrary");
         }
-        let model = engine_args.model.clone().unwrap_or_else(|| restyle_core::transformer_net::DEFAULT_MODEL.to_string());
+        let model = engine_args.model.clone().unwrap_or_else(|| restyle_core::method::open::DEFAULT_MODEL.to_string());
         return Ok(StyleSource::Fixed(model));
     }
     if method == "multistyle26" {
-        let total = restyle_core::multistyle::NUM_STYLES;
+        let total = restyle_core::models::multistyle::NUM_STYLES;
         let mut ids = if args.style_ids.is_empty() { (0..total).collect() } else { args.style_ids.clone() };
         ids.sort_unstable();
         ids.dedup();
@@ -263,7 +263,7 @@ fn main() -> Result<()> {
         Command::FitStyles { dir, output, engine } => {
             let engine = load_engine(&engine)?;
             let dist = fit(&dir, engine.as_ref())?;
-            restyle_core::image::write_atomic(&output, dist.to_json().as_bytes())?;
+            restyle_core::fsio::write_atomic(&output, dist.to_json().as_bytes())?;
             eprintln!("fitted N(μ, Σ) to {} style vectors of dimension {} → {}", dist.count, dist.dim, output.display());
         }
         Command::Bench(b) => bench(b)?,

@@ -7,10 +7,10 @@
 use crate::classes::{ClassCounts, Counter};
 use crate::layout::{self, Dataset};
 use crate::manifest::{self, Entry, MANIFEST_FILE, REPORT_FILE};
-use crate::run::{self, RunConfig, ShardDone, Skipped};
+use crate::state::{self, RunConfig, ShardDone, Skipped};
 use crate::shard::Shard;
 use crate::{Error, Result};
-use restyle_core::image::write_atomic;
+use restyle_core::fsio::write_atomic;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -47,7 +47,7 @@ pub struct Report {
 /// Merges the finished shards of the run in `out` and writes the final files.
 pub fn merge(out: &Path) -> Result<Report> {
     let config: RunConfig = {
-        let path = run::config_path(out);
+        let path = state::config_path(out);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::io(format!("{} holds no restyle-augment run ({})", out.display(), path.display()), e))?;
         serde_json::from_str(&text).map_err(|e| Error::parse(&path, e.to_string()))?
@@ -57,17 +57,17 @@ pub fn merge(out: &Path) -> Result<Report> {
     let mut missing = Vec::new();
     for i in 0..config.shards {
         let shard = Shard::new(i, config.shards)?;
-        let done = match std::fs::read_to_string(run::done_path(out, shard)) {
+        let done = match std::fs::read_to_string(state::done_path(out, shard)) {
             Ok(t) => t,
             Err(_) => {
                 missing.push(shard.to_string());
                 continue;
             }
         };
-        let done: ShardDone = serde_json::from_str(&done).map_err(|e| Error::parse(run::done_path(out, shard), e.to_string()))?;
+        let done: ShardDone = serde_json::from_str(&done).map_err(|e| Error::parse(state::done_path(out, shard), e.to_string()))?;
         skipped.extend(done.skipped);
         // Later lines win: a resumed run re-journals what it redid.
-        for e in manifest::read_journal(&run::journal_path(out, shard))? {
+        for e in manifest::read_journal(&state::journal_path(out, shard))? {
             entries.insert(e.output.clone(), e);
         }
     }
@@ -78,7 +78,7 @@ pub fn merge(out: &Path) -> Result<Report> {
             missing.join(", ")
         )));
     }
-    let ds = run::open_dataset(Path::new(&config.input), Some(config.format), config.limit)?;
+    let ds = state::open_dataset(Path::new(&config.input), Some(config.format), config.limit)?;
     // Keep only entries of the current plan, and make sure the files are intact.
     let sources: HashMap<&str, &layout::Item> = ds.items.iter().map(|i| (i.rel.as_str(), i)).collect();
     let skipped_sources: std::collections::HashSet<&str> = skipped.iter().map(|s| s.source.as_str()).collect();
@@ -162,7 +162,7 @@ fn finalize(out: &Path, ds: &Dataset, config: &RunConfig, entries: &[Entry], ski
         skipped,
     };
     write_file(out, REPORT_FILE, (serde_json::to_string_pretty(&report).expect("report serialises") + "\n").as_bytes())?;
-    run::remove_stale_temporaries(out);
+    state::remove_stale_temporaries(out);
     Ok(report)
 }
 

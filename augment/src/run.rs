@@ -9,15 +9,15 @@
 //! memory to about three chunks, whatever the dataset size.
 
 use crate::engine::{Engine, PreparedStyle};
-use crate::layout::{self, Dataset, Format, Item};
+use crate::layout::{self, Format, Item};
 use crate::manifest::{self, Entry, Journal, LabelCopy, STATE_DIR};
 use crate::plan::{self, PlanOptions, Planned, StyleDraw};
 use crate::shard::Shard;
+use crate::state::{config_path, done_path, journal_path, open_dataset, remove_stale_temporaries, state_dir};
 use crate::styles::StyleSource;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use restyle_core::image::{self as img, Picture};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -41,32 +41,9 @@ pub struct RunOptions {
     pub limit: Option<usize>,
 }
 
-/// The settings every shard and every resumed run of one output must share.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunConfig {
-    pub tool: String,
-    pub input: String,
-    pub format: Format,
-    pub plan: PlanOptions,
-    pub styles: serde_json::Value,
-    pub engine: String,
-    pub working_size: usize,
-    pub shards: usize,
-    pub limit: Option<usize>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Skipped {
-    pub source: String,
-    pub reason: String,
-}
-
-/// What a finished shard leaves for `merge`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ShardDone {
-    pub shard: String,
-    pub skipped: Vec<Skipped>,
-}
+// The run's state types live in `state` (shared with `merge`); their old
+// paths under `run::` keep working.
+pub use crate::state::{RunConfig, ShardDone, Skipped};
 
 #[derive(Clone, Debug)]
 pub struct RunSummary {
@@ -92,19 +69,6 @@ impl RunSummary {
             0.0
         }
     }
-}
-
-pub(crate) fn state_dir(out: &Path) -> PathBuf {
-    out.join(STATE_DIR)
-}
-pub(crate) fn config_path(out: &Path) -> PathBuf {
-    state_dir(out).join("config.json")
-}
-pub(crate) fn journal_path(out: &Path, shard: Shard) -> PathBuf {
-    state_dir(out).join(format!("journal.{}.jsonl", shard.tag()))
-}
-pub(crate) fn done_path(out: &Path, shard: Shard) -> PathBuf {
-    state_dir(out).join(format!("{}.done.json", shard.tag()))
 }
 
 /// Canonical path of `p`, which may not exist yet (its nearest existing
@@ -190,27 +154,8 @@ fn claim_output(out: &Path, config: &RunConfig) -> Result<()> {
     }
     std::fs::create_dir_all(state_dir(out)).map_err(|e| Error::io("cannot create the state folder", e))?;
     let text = serde_json::to_string_pretty(config).expect("config serialises");
-    img::write_atomic(&path, text.as_bytes())?;
+    restyle_core::fsio::write_atomic(&path, text.as_bytes())?;
     Ok(())
-}
-
-/// Removes temporary files a killed run left behind (`.restyle-*.tmp`).
-pub(crate) fn remove_stale_temporaries(out: &Path) {
-    for entry in walkdir::WalkDir::new(out).into_iter().filter_map(|e| e.ok()) {
-        let name = entry.file_name().to_string_lossy();
-        if entry.file_type().is_file() && name.starts_with(".restyle-") && name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Builds the dataset view a run works on (with `limit` applied).
-pub(crate) fn open_dataset(input: &Path, format: Option<Format>, limit: Option<usize>) -> Result<Dataset> {
-    let mut ds = layout::open(input, format)?;
-    if let Some(n) = limit {
-        ds.items.truncate(n);
-    }
-    Ok(ds)
 }
 
 struct Work {
@@ -392,7 +337,7 @@ pub fn run(opts: &RunOptions, styles: &StyleSource, engine: &dyn Engine) -> Resu
     skipped.sort();
     let seconds = started.elapsed().as_secs_f64();
     let done = ShardDone { shard: shard.tag(), skipped: skipped.clone() };
-    img::write_atomic(&done_path(&out, shard), serde_json::to_string_pretty(&done).expect("serialises").as_bytes())?;
+    restyle_core::fsio::write_atomic(&done_path(&out, shard), serde_json::to_string_pretty(&done).expect("serialises").as_bytes())?;
     let finalized = shard.count == 1;
     if finalized {
         crate::merge::merge(&out)?;
@@ -478,13 +423,13 @@ fn write(input: &Path, out: &Path, journal: &Journal, styles: &StyleSource, meth
         };
         let target = out.join(&p.output);
         create_parent(&target)?;
-        img::write_atomic(&target, &bytes)?;
+        restyle_core::fsio::write_atomic(&target, &bytes)?;
         let mut copies = Vec::new();
         for (l, b) in &labels {
             let output = layout::suffixed(l, &p.suffix);
             let target = out.join(&output);
             create_parent(&target)?;
-            img::write_atomic(&target, b)?;
+            restyle_core::fsio::write_atomic(&target, b)?;
             copies.push(LabelCopy { source: (*l).clone(), output, sha256: manifest::sha256_hex(b) });
         }
         let st = p.stylized;

@@ -1,29 +1,31 @@
 //! restyle-core: every classic neural style transfer variant on candle.
 //!
-//! One module per concept, one file per network. Front ends (the `restyle`
-//! CLI, the C ABI, the augmentation tool, the plug-ins) go through
-//! [`stylize::Stylizer`], the single entry point.
+//! Layered, dependencies pointing one way (top uses bottom, never the reverse):
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`stylize`] | the one entry point every front end uses ([`stylize::Stylizer`]) |
+//! | [`request`], [`method`] | what to do for one image; which method (names, defaults, loading) |
+//! | [`nst`] | optimisation NST: Gatys basic/improved, losses, optimisers |
+//! | [`train`] | training the feed-forward networks (fast, arbitrary) |
+//! | [`models`] | the networks: config + `new(vb)` + `forward`, no file I/O |
+//! | [`nn`] | layers: padding, norms, reflect conv, tiling with shared statistics |
+//! | [`ops`] | CPU kernels the layers lower to (gemm, convolutions, norms) |
+//! | [`image`] | codecs, resizing, colour |
+//! | [`device`], [`error`], [`progress`], [`fsio`] | leaves used everywhere |
 
-pub mod adain;
-pub mod arbitrary;
-pub mod color;
-pub mod conv;
 pub mod device;
 pub mod error;
-pub mod gatys;
+pub mod fsio;
 pub mod image;
-pub mod loss;
-pub mod methods;
-pub mod multistyle;
+pub mod method;
+pub mod models;
 pub mod nn;
-pub mod optim;
+pub mod nst;
+pub mod ops;
 pub mod progress;
+pub mod request;
 pub mod stylize;
-pub mod tiling;
 pub mod train;
-pub mod train_arbitrary;
-pub mod transformer_net;
-pub mod vgg;
-pub mod winograd;
 
 pub use error::{Error, Result};

@@ -4,83 +4,11 @@
 //! alpha kept untouched.
 
 use crate::image::{Picture, RgbImage};
+use crate::method::{Method, MethodKind, ADAIN_WORKING_SIZE};
+use crate::request::{PreserveColor, Request, StyleImage, Stylized};
 use crate::progress::{Control, Progress, ProgressFn};
 use crate::{Error, Result};
 use candle_core::Device;
-
-/// A loaded method. Each variant carries its loaded network(s), so that one
-/// `Stylizer` can stylize many images without reloading.
-pub enum Method {
-    // One variant per NST family, added by its module.
-    /// Arbitrary fast style transfer (Magenta): any style image, one pass.
-    Arbitrary(crate::arbitrary::Arbitrary, crate::arbitrary::Options),
-    /// Optimisation NST (Gatys basic / improved presets), VGG loss network.
-    Gatys(Box<crate::gatys::Gatys>),
-    /// Fast NST (Johnson): one trained network per style; tiles large images.
-    Fast(Box<crate::transformer_net::TransformerNet>, crate::tiling::Tiling),
-    /// The 26-style CIN network with a style blend (weights sum to 1).
-    MultiStyle26(Box<crate::multistyle::MultiStyle26>, Vec<f32>, crate::tiling::Tiling),
-    /// AdaIN (Huang & Belongie): any style image(s); strength = α.
-    AdaIN(Box<crate::adain::AdaIN>, crate::adain::Options),
-}
-
-/// A style image with its blend weight (weights are normalised to sum 1).
-#[derive(Clone, Debug)]
-pub struct StyleImage {
-    pub image: RgbImage,
-    pub weight: f32,
-}
-
-/// How to keep the content's colours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PreserveColor {
-    /// Stylize luminance only; keep the content's chroma (YCbCr).
-    Luminance,
-    /// Match the style image's colour mean/covariance to the content first.
-    Histogram,
-}
-
-/// What to do for one image, independent of the method.
-#[derive(Clone, Debug)]
-pub struct Request {
-    /// Style images; empty for methods with built-in styles.
-    pub styles: Vec<StyleImage>,
-    /// 0..1: how strongly to apply the style (1 = fully).
-    pub strength: f32,
-    pub preserve_color: Option<PreserveColor>,
-    /// Work at this longest side, then scale the result back to the content size.
-    pub working_size: Option<usize>,
-    /// Seed for anything random (noise init, sampling).
-    pub seed: u64,
-    /// Methods driven by a style vector (arbitrary): use this one instead of
-    /// the style images' (e.g. read with `--style-vector`, or sampled).
-    /// multistyle26: a blend over its styles, used instead of the method's.
-    pub style_vector: Option<Vec<f32>>,
-    /// The size (shorter side) style images are seen at; method default if `None`.
-    pub style_size: Option<usize>,
-}
-
-impl Default for Request {
-    fn default() -> Self {
-        Request {
-            styles: Vec::new(),
-            strength: 1.0,
-            preserve_color: None,
-            working_size: None,
-            seed: 0,
-            style_vector: None,
-            style_size: None,
-        }
-    }
-}
-
-/// The result: a picture the size of the content, and whether the run
-/// finished (false when an optimisation was cancelled and returned its best
-/// image so far).
-pub struct Stylized {
-    pub picture: Picture,
-    pub completed: bool,
-}
 
 pub struct Stylizer {
     pub method: Method,
@@ -92,33 +20,39 @@ impl Stylizer {
         Stylizer { method, device }
     }
 
-    /// The working size when the request leaves it open: optimisation is
-    /// slow, so Gatys works at its config's size at most (a smaller image is
-    /// not enlarged); the other methods at the content's own size.
-    fn default_working_size(&self, longest: usize) -> Option<usize> {
+    /// The working size when the request leaves it open (the one place for
+    /// every front end): optimisation is slow, so Gatys works at its
+    /// config's size at most; AdaIN at [`ADAIN_WORKING_SIZE`] at most (it
+    /// runs untiled); the others at the content's own size. A smaller image
+    /// is never enlarged.
+    pub fn default_working_size(&self, longest: usize) -> Option<usize> {
         match &self.method {
             Method::Gatys(g) => g.config.size.map(|s| s.min(longest)),
+            Method::AdaIN(..) => Some(ADAIN_WORKING_SIZE.min(longest)),
             _ => None,
         }
+    }
+
+    /// Which method this stylizer runs.
+    pub fn kind(&self) -> MethodKind {
+        self.method.kind()
     }
 
     /// The generic part shared by every method: working size, colour
     /// preservation, strength for methods without a native one, scaling
     /// back to the content size, alpha kept.
     pub fn stylize(&self, content: &Picture, request: &Request, progress: &mut ProgressFn) -> Result<Stylized> {
-        if !(0.0..=1.0).contains(&request.strength) {
-            return Err(Error::InvalidArgument(format!("strength must be in 0..1, got {}", request.strength)));
-        }
+        request.validate()?;
+        self.check_applies(request)?;
         let (cw, ch) = (content.width(), content.height());
         let work = match request.working_size.or_else(|| self.default_working_size(cw.max(ch))) {
-            Some(0) => return Err(Error::InvalidArgument("working size must be positive".into())),
             Some(s) if s != cw.max(ch) => content.rgb.resize_longest(s)?,
             _ => content.rgb.clone(),
         };
         let mut styles = request.styles.clone();
         if request.preserve_color == Some(PreserveColor::Histogram) {
             for s in &mut styles {
-                s.image = crate::color::match_colors(&s.image, &work);
+                s.image = crate::image::color::match_colors(&s.image, &work);
             }
         }
         let run = self.run_method(&work, &styles, request, progress)?;
@@ -128,10 +62,29 @@ impl Stylizer {
             out.data.iter_mut().zip(&work.data).for_each(|(o, c)| *o = a * *o + (1.0 - a) * c);
         }
         if request.preserve_color == Some(PreserveColor::Luminance) {
-            out = crate::color::luminance_transfer(&work, &out)?;
+            out = crate::image::color::luminance_transfer(&work, &out)?;
         }
         let out = out.resize(cw, ch)?;
         Ok(Stylized { picture: content.with_rgb(out)?, completed: run.completed })
+    }
+
+    /// Request fields the method cannot use are errors, not silently ignored.
+    fn check_applies(&self, request: &Request) -> Result<()> {
+        let kind = self.kind();
+        let refuse = |what: &str| Err(Error::InvalidArgument(format!("the {kind} method does not take {what}")));
+        if !request.styles.is_empty() && !kind.takes_style_images() {
+            return refuse("style images (its styles are built in)");
+        }
+        if request.style_vector.is_some() && !kind.takes_style_vector() {
+            return refuse("a style vector");
+        }
+        if (request.iterations.is_some() || request.max_seconds.is_some()) && !kind.is_optimisation() {
+            return refuse("iterations or a time budget (it runs in one pass)");
+        }
+        if request.style_size.is_some() && !kind.takes_style_images() {
+            return refuse("a style size");
+        }
+        Ok(())
     }
 
     /// One method on the working image.
@@ -156,11 +109,11 @@ impl Stylizer {
                             report(progress, i)?;
                             vs.push((net.style_vector(&s.image, style_size)?, s.weight));
                         }
-                        crate::arbitrary::blend(&vs)?
+                        crate::models::arbitrary::blend(&vs)?
                     }
                 };
                 report(progress, styles.len())?;
-                let o = crate::arbitrary::Options { strength: request.strength, style_size, ..*opts };
+                let o = crate::models::arbitrary::Options { strength: request.strength, style_size, ..*opts };
                 let image = net.stylize(work, &vector, &o)?;
                 report(progress, total)?;
                 Ok(MethodOutput { image, completed: true, native_strength: true })
@@ -177,7 +130,7 @@ impl Stylizer {
                 if request.style_vector.is_some() {
                     return Err(Error::InvalidArgument("AdaIN takes style images, not a style vector".into()));
                 }
-                let opts = crate::adain::Options { style_size: request.style_size.unwrap_or(opts.style_size), ..*opts };
+                let opts = crate::models::adain::Options { style_size: request.style_size.unwrap_or(opts.style_size), ..*opts };
                 let image = net.stylize(work, styles, request.strength, &opts, progress)?;
                 Ok(MethodOutput { image, completed: true, native_strength: true })
             }

@@ -7,10 +7,12 @@
 //! wrong files, and the CLI.
 
 use candle_core::{Device, Tensor};
-use restyle_core::adain::{adaptive_instance_norm, AdaIN, Config, MeanStd};
+use restyle_core::models::adain::{adaptive_instance_norm, AdaIN, Config, MeanStd};
 use restyle_core::image::{Picture, RgbImage};
 use restyle_core::progress::silent;
-use restyle_core::stylize::{Method, Request, StyleImage, Stylizer};
+use restyle_core::request::{Request, StyleImage};
+use restyle_core::method::{Method};
+use restyle_core::stylize::{Stylizer};
 use restyle_weights::catalog::Catalog;
 use restyle_weights::ResolveOptions;
 use std::collections::HashMap;
@@ -21,7 +23,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn fixture_net() -> AdaIN {
-    AdaIN::from_files(&fixtures().join("vgg_normalised.pth"), &fixtures().join("decoder.pth"), &Device::Cpu)
+    restyle_core::method::open::adain_files(&fixtures().join("vgg_normalised.pth"), &fixtures().join("decoder.pth"), &Device::Cpu)
         .expect("load the PyTorch-written files")
 }
 
@@ -99,7 +101,7 @@ fn imported_into_the_cache_or_found_by_name_in_a_weights_folder() {
     let r = reference();
     let want = crop_like(&r["out_alpha1"], &r["content"]);
     let run = |net: &AdaIN| net.transfer(&r["content"], &net.style_stats(&r["style_a"]).unwrap(), 1.0).unwrap();
-    let from_cache = AdaIN::open(None, None, &isolated(tmp.path(), &tmp.path().join("none")), &Device::Cpu).unwrap();
+    let from_cache = restyle_core::method::open::adain(None, None, &isolated(tmp.path(), &tmp.path().join("none")), &Device::Cpu).unwrap();
     assert!(max_abs(&run(&from_cache), &want) <= 1e-4);
 
     // A weights folder with the upstream file names (fresh cache).
@@ -110,19 +112,19 @@ fn imported_into_the_cache_or_found_by_name_in_a_weights_folder() {
         std::fs::copy(fixtures().join(f), wdir.join(f)).unwrap();
     }
     let opts = isolated(other.path(), &wdir);
-    let from_dir = AdaIN::open(None, None, &opts, &Device::Cpu).unwrap();
+    let from_dir = restyle_core::method::open::adain(None, None, &opts, &Device::Cpu).unwrap();
     assert!(max_abs(&run(&from_dir), &want) <= 1e-4);
 
     // Nothing anywhere: the message says which files to bring.
     let empty = tempfile::tempdir().unwrap();
-    let e = AdaIN::open(None, None, &isolated(empty.path(), &empty.path().join("w")), &Device::Cpu).unwrap_err().to_string();
+    let e = restyle_core::method::open::adain(None, None, &isolated(empty.path(), &empty.path().join("w")), &Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("adain") && e.contains("vgg_normalised.pth"), "{e}");
 }
 
 #[test]
 fn wrong_files_give_clear_errors() {
     let (vgg, dec) = (fixtures().join("vgg_normalised.pth"), fixtures().join("decoder.pth"));
-    let err = |v: &Path, d: &Path| AdaIN::from_files(v, d, &Device::Cpu).expect_err("must fail").to_string();
+    let err = |v: &Path, d: &Path| restyle_core::method::open::adain_files(v, d, &Device::Cpu).expect_err("must fail").to_string();
     let e = err(&dec, &dec);
     assert!(e.contains("is the AdaIN decoder") && e.contains("not the AdaIN vgg"), "{e}");
     let e = err(&vgg, &vgg);
@@ -176,7 +178,7 @@ fn stylizer_blends_styles_and_keeps_the_size() {
     let img = |k: &str| RgbImage::from_tensor(&r[k]).unwrap();
     let content = Picture::from_rgb(img("content"));
     let styles = vec![StyleImage { image: img("style_a"), weight: 3.0 }, StyleImage { image: img("style_b"), weight: 1.0 }];
-    let opts = restyle_core::adain::Options { style_size: 40, ..Default::default() };
+    let opts = restyle_core::models::adain::Options { style_size: 40, ..Default::default() };
     let stylizer = Stylizer::new(Method::AdaIN(Box::new(fixture_net()), opts), Device::Cpu);
     let request = Request { styles: styles.clone(), strength: 0.8, ..Default::default() };
     let out = stylizer.stylize(&content, &request, &mut silent()).unwrap();
@@ -186,7 +188,7 @@ fn stylizer_blends_styles_and_keeps_the_size() {
     let stats: Vec<_> = styles
         .iter()
         .map(|s| {
-            let x = restyle_core::arbitrary::style_input(&s.image, 40).unwrap().to_tensor(&Device::Cpu).unwrap();
+            let x = restyle_core::models::arbitrary::style_input(&s.image, 40).unwrap().to_tensor(&Device::Cpu).unwrap();
             (net.style_stats(&x).unwrap(), s.weight)
         })
         .collect();
@@ -209,11 +211,11 @@ fn tiles_share_the_whole_image_statistics() {
     let x = img.to_tensor(&Device::Cpu).unwrap().broadcast_mul(&dim).unwrap();
     let target = net.style_stats(&r["style_a"]).unwrap();
     let whole = net.transfer(&x, &target, 1.0).unwrap();
-    let tiling = restyle_core::tiling::Tiling { tile: 96, overlap: 32 };
-    let opts = restyle_core::adain::Options { tiling, stats_max_side: 1024, ..Default::default() };
+    let tiling = restyle_core::nn::tiling::Tiling { tile: 96, overlap: 32 };
+    let opts = restyle_core::models::adain::Options { tiling, stats_max_side: 1024, ..Default::default() };
     let tiled = net.transfer_tiled(&x, &target, 1.0, &opts).unwrap();
     // Each tile normalised on its own features instead: what sharing avoids.
-    let naive = restyle_core::tiling::run_tiled(&x, tiling, |t| {
+    let naive = restyle_core::nn::tiling::run_tiled(&x, tiling, |t| {
         net.transfer(t, &target, 1.0).map_err(|e| candle_core::Error::Msg(e.to_string()))
     })
     .unwrap();

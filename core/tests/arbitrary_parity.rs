@@ -4,10 +4,10 @@
 //! tiling, strength, blending. Needs the real ONNX weights.
 
 use candle_core::{DType, Device, Tensor};
-use restyle_core::arbitrary::{self, Arbitrary, Options};
+use restyle_core::models::arbitrary::{self, Arbitrary, Options};
 use restyle_core::image::RgbImage;
 use restyle_core::nn::NormStats;
-use restyle_core::tiling::Tiling;
+use restyle_core::nn::tiling::Tiling;
 use restyle_weights::testing::real_weights;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 fn net() -> Option<Arbitrary> {
     let p = real_weights(arbitrary::PREDICT_ONNX)?;
     let t = real_weights(arbitrary::TRANSFORM_ONNX)?;
-    Some(Arbitrary::from_onnx(&p, &t, &Device::Cpu).expect("load the Magenta ONNX files"))
+    Some(restyle_core::method::open::arbitrary_onnx(&p, &t, &Device::Cpu).expect("load the Magenta ONNX files"))
 }
 
 fn fixture(i: usize) -> HashMap<String, Tensor> {
@@ -115,7 +115,7 @@ fn tiled_matches_untiled_away_from_seams() {
     let tiled = net.stylize_tensor(&x, &p, &opts).unwrap();
     let (mean, max) = diff(&tiled, &whole);
     // Per-tile statistics (the naive approach) for comparison.
-    let naive = restyle_core::tiling::run_tiled(&x, tiling, |t| net.transfer.stylize(t, &p, &mut NormStats::Own)).unwrap();
+    let naive = restyle_core::nn::tiling::run_tiled(&x, tiling, |t| net.transfer.stylize(t, &p, &mut NormStats::Own)).unwrap();
     let (nmean, nmax) = diff(&naive, &whole);
     // Downscaled statistics (what huge images use).
     let small = Options { tiling, stats_max_side: 128, ..Options::default() };

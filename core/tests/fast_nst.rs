@@ -5,9 +5,9 @@
 
 use candle_core::{DType, Device, Tensor};
 use restyle_core::nn::NormStats;
-use restyle_core::tiling::Tiling;
-use restyle_core::train::{TrainConfig, Trainer};
-use restyle_core::transformer_net::{Config, TransformerNet};
+use restyle_core::nn::tiling::Tiling;
+use restyle_core::train::fast::{TrainConfig, Trainer};
+use restyle_core::models::transformer_net::{Config, TransformerNet};
 use restyle_weights::testing::{real_weights, shared_data_dir};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ fn diff(a: &Tensor, b: &Tensor) -> (f32, f32) {
 
 #[test]
 fn pytorch_state_dict_matches_pytorch_output() {
-    let net = TransformerNet::load(&fixtures().join("fast_pth_net.pth"), &Device::Cpu).expect("load .pth");
+    let net = restyle_core::method::open::fast(&fixtures().join("fast_pth_net.pth"), &Device::Cpu).expect("load .pth");
     assert_eq!(net.config(), Config { c1: 16, c2: 32, c3: 64, num_res: 5 });
     let f: HashMap<String, Tensor> = Tensor::read_npz(fixtures().join("fast_pth_ref.npz")).unwrap().into_iter().collect();
     let x = f["input"].unsqueeze(0).unwrap();
@@ -38,7 +38,7 @@ fn pytorch_state_dict_matches_pytorch_output() {
 
 #[test]
 fn rejects_files_that_are_not_transformer_nets() {
-    let err = TransformerNet::load(&fixtures().join("ms26_s0_64.npz"), &Device::Cpu);
+    let err = restyle_core::method::open::fast(&fixtures().join("ms26_s0_64.npz"), &Device::Cpu);
     assert!(err.is_err());
 }
 
@@ -50,7 +50,7 @@ fn fp16_safetensors_round_trip() {
     let half: HashMap<String, Tensor> = src.iter().map(|(k, v)| (k.clone(), v.to_dtype(DType::F16).unwrap())).collect();
     candle_core::safetensors::save(&half, &p).unwrap();
     let a = TransformerNet::from_tensors(src.into_iter().collect(), &Device::Cpu).unwrap();
-    let b = TransformerNet::load(&p, &Device::Cpu).unwrap();
+    let b = restyle_core::method::open::fast(&p, &Device::Cpu).unwrap();
     let x = Tensor::rand(0f32, 1., (1, 3, 48, 40), &Device::Cpu).unwrap();
     let (ya, yb) = (a.stylize_tensor(&x, Tiling::default(), 1024).unwrap(), b.stylize_tensor(&x, Tiling::default(), 1024).unwrap());
     let (mean, _) = diff(&ya, &yb);
@@ -59,7 +59,7 @@ fn fp16_safetensors_round_trip() {
 
 #[test]
 fn tiled_matches_whole_image_away_from_seams() {
-    let net = TransformerNet::load(&fixtures().join("fast_pth_net.pth"), &Device::Cpu).unwrap();
+    let net = restyle_core::method::open::fast(&fixtures().join("fast_pth_net.pth"), &Device::Cpu).unwrap();
     let img = restyle_core::image::load(shared_data_dir().join("content/tubingen.jpg")).unwrap();
     let x = img.rgb.resize(256, 192).unwrap().to_tensor(&Device::Cpu).unwrap();
     let whole = net.stylize_tensor(&x, Tiling { tile: 1024, overlap: 0 }, 1024).unwrap();
@@ -75,7 +75,7 @@ fn tiled_matches_whole_image_away_from_seams() {
 #[test]
 fn twenty_training_steps_lower_the_loss_and_resume() {
     let Some(vgg_path) = real_weights("vgg16-keras-imagenet.onnx") else { return };
-    let vgg = restyle_core::vgg::Vgg::load_vgg16_keras_onnx(&vgg_path, &Device::Cpu).unwrap();
+    let vgg = restyle_core::method::open::vgg(&vgg_path, restyle_core::models::vgg::Pooling::Max, &Device::Cpu).unwrap();
     let data = tempfile::tempdir().unwrap();
     let coco = shared_data_dir().join("coco128/images/train2017");
     for name in ["000000000009.jpg", "000000000025.jpg", "000000000030.jpg", "000000000034.jpg"] {
@@ -120,10 +120,10 @@ fn twenty_training_steps_lower_the_loss_and_resume() {
     let csv = std::fs::read_to_string(out.path().join("loss.csv")).unwrap();
     assert_eq!(csv.lines().count(), 21);
     let ckpt = out.path().join("checkpoint.safetensors");
-    let net = TransformerNet::load(&ckpt, &Device::Cpu).unwrap();
+    let net = restyle_core::method::open::fast(&ckpt, &Device::Cpu).unwrap();
     assert_eq!(net.config(), cfg.net);
     // Resume continues from step 20 to 22, appending to the log.
-    let vgg = restyle_core::vgg::Vgg::load_vgg16_keras_onnx(&vgg_path, &Device::Cpu).unwrap();
+    let vgg = restyle_core::method::open::vgg(&vgg_path, restyle_core::models::vgg::Pooling::Max, &Device::Cpu).unwrap();
     let mut resumed = Trainer::new(TrainConfig { steps: 22, resume: true, ..cfg }, vgg, &Device::Cpu).unwrap();
     assert_eq!(resumed.step, 20);
     let r = resumed.loss(&eval).unwrap().1;

@@ -3,18 +3,17 @@
 //! share, and the result is a changed, complete image.
 
 use candle_core::Device;
-use restyle_core::gatys::{Gatys, GatysConfig};
+use restyle_core::nst::gatys::{Gatys, GatysConfig};
 use restyle_core::image;
 use restyle_core::progress::{Control, Progress};
-use restyle_core::stylize::StyleImage;
-use restyle_core::vgg::Vgg;
+use restyle_core::request::StyleImage;
 use restyle_weights::testing::{real_weights, shared_data_dir};
 use std::time::Instant;
 
 #[test]
 fn time_budget_ends_the_run_at_most_one_iteration_late() {
     let Some(p) = real_weights("vgg16-keras-imagenet.onnx") else { return };
-    let vgg = Vgg::load_vgg16_keras_onnx(&p, &Device::Cpu).unwrap();
+    let vgg = restyle_core::method::open::vgg(&p, restyle_core::models::vgg::Pooling::Max, &Device::Cpu).unwrap();
     let load = |kind: &str, name: &str| image::load(shared_data_dir().join(kind).join(name)).unwrap().rgb.resize_longest(64).unwrap();
     let (content, style) = (load("content", "tubingen.jpg"), load("style", "starry_night.jpg"));
     let budget = 5.0;

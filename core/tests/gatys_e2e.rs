@@ -3,12 +3,14 @@
 //! content distance stays bounded; cancel, error paths, colour preservation.
 
 use candle_core::Device;
-use restyle_core::gatys::{Gatys, GatysConfig, BASIC_STYLE_LAYERS};
+use restyle_core::nst::gatys::{Gatys, GatysConfig, BASIC_STYLE_LAYERS};
 use restyle_core::image::{self, RgbImage};
-use restyle_core::loss;
+use restyle_core::nst::loss;
 use restyle_core::progress::{Control, Progress};
-use restyle_core::stylize::{Method, PreserveColor, Request, StyleImage, Stylizer};
-use restyle_core::vgg::Vgg;
+use restyle_core::request::{PreserveColor, Request, StyleImage};
+use restyle_core::method::{Method};
+use restyle_core::stylize::{Stylizer};
+use restyle_core::models::vgg::Vgg;
 use restyle_weights::testing::{real_weights, shared_data_dir};
 
 const SIZE: usize = 64;
@@ -19,7 +21,7 @@ fn load(kind: &str, name: &str) -> RgbImage {
 
 fn vgg() -> Option<Vgg> {
     let p = real_weights("vgg16-keras-imagenet.onnx")?;
-    Some(Vgg::load_vgg16_keras_onnx(&p, &Device::Cpu).unwrap())
+    Some(restyle_core::method::open::vgg(&p, restyle_core::models::vgg::Pooling::Max, &Device::Cpu).unwrap())
 }
 
 /// Standard distances: Gram distance over relu1_1…relu5_1 and content MSE at relu4_2.
@@ -135,7 +137,7 @@ fn colour_preservation_modes() {
     assert!(luma_moved / (n as f32) > 0.01, "luminance was not stylized");
 
     // histogram mode: the recoloured style has the content's colour mean and covariance
-    let matched = restyle_core::color::match_colors(&style, &content);
+    let matched = restyle_core::image::color::match_colors(&style, &content);
     let stats = |img: &RgbImage| {
         let px: Vec<[f64; 3]> = img.data.chunks(3).map(|p| [p[0] as f64, p[1] as f64, p[2] as f64]).collect();
         let n = px.len() as f64;

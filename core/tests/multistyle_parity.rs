@@ -6,16 +6,16 @@
 //! image. Needs the real `multistyle26.onnx`.
 
 use candle_core::{Device, Tensor};
-use restyle_core::multistyle::{parse_style_weights, MultiStyle26, NUM_STYLES};
+use restyle_core::models::multistyle::{parse_style_weights, MultiStyle26, NUM_STYLES};
 use restyle_core::nn::NormStats;
-use restyle_core::tiling::Tiling;
+use restyle_core::nn::tiling::Tiling;
 use restyle_weights::testing::real_weights;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 fn net() -> Option<MultiStyle26> {
     let p = real_weights("multistyle26.onnx")?;
-    Some(MultiStyle26::load(&p, &Device::Cpu).expect("load multistyle26.onnx"))
+    Some(restyle_core::method::open::multistyle26(&p, &Device::Cpu).expect("load multistyle26.onnx"))
 }
 
 fn fixture(name: &str) -> HashMap<String, Tensor> {

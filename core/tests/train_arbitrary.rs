@@ -3,9 +3,9 @@
 //! evaluation batch, and the checkpoint must load back as the same network.
 
 use candle_core::{Device, Module, Tensor};
-use restyle_core::arbitrary::{Arbitrary, PREDICT_ONNX, TRANSFORM_ONNX};
+use restyle_core::models::arbitrary::{Arbitrary, PREDICT_ONNX, TRANSFORM_ONNX};
 use restyle_core::progress::{Control, Progress};
-use restyle_core::train_arbitrary::{load_tensors, ArbitraryTrainConfig, ArbitraryTrainer};
+use restyle_core::train::arbitrary::{load_tensors, ArbitraryTrainConfig, ArbitraryTrainer};
 use restyle_weights::testing::{real_weights, shared_data_dir};
 
 const SIZE: usize = 64;
@@ -43,7 +43,7 @@ fn a_few_fine_tuning_steps_lower_the_loss_and_checkpoints_round_trip() {
         checkpoint_every: 4,
         ..ArbitraryTrainConfig::default()
     };
-    let vgg = restyle_core::vgg::Vgg::load_vgg16_keras_onnx(&vgg_path, &dev).unwrap();
+    let vgg = restyle_core::method::open::vgg(&vgg_path, restyle_core::models::vgg::Pooling::Max, &dev).unwrap();
     let mut trainer = ArbitraryTrainer::new(cfg.clone(), load_tensors(&pp, &tp).unwrap(), vgg, &dev).unwrap();
     // Fixed evaluation batch: two photos, each with one of the two paintings.
     let ec = Tensor::cat(&[load_at(coco.join("000000000009.jpg"), SIZE), load_at(coco.join("000000000030.jpg"), SIZE)], 0).unwrap();
@@ -74,7 +74,7 @@ fn a_few_fine_tuning_steps_lower_the_loss_and_checkpoints_round_trip() {
     assert_eq!(std::fs::read_to_string(out.path().join("loss.csv")).unwrap().lines().count(), 9);
 
     // The checkpoint is the canonical safetensors pair: the same network.
-    let loaded = Arbitrary::load_dir(out.path(), &dev).unwrap();
+    let loaded = restyle_core::method::open::arbitrary_dir(out.path(), &dev).unwrap();
     let stylize = |net: &Arbitrary| {
         let p = net.transfer.style_params(&net.predict.forward(&es).unwrap()).unwrap();
         net.transfer.stylize(&ec, &p, &mut restyle_core::nn::NormStats::Own).unwrap()
@@ -84,7 +84,7 @@ fn a_few_fine_tuning_steps_lower_the_loss_and_checkpoints_round_trip() {
 
     // Resume continues from step 8 with the trained weights; with the
     // predictor frozen, one more step changes only the transfer network.
-    let vgg = restyle_core::vgg::Vgg::load_vgg16_keras_onnx(&vgg_path, &dev).unwrap();
+    let vgg = restyle_core::method::open::vgg(&vgg_path, restyle_core::models::vgg::Pooling::Max, &dev).unwrap();
     let cfg2 = ArbitraryTrainConfig { steps: 9, resume: true, freeze_predict: true, ..cfg };
     let mut resumed = ArbitraryTrainer::new(cfg2, load_tensors(&pp, &tp).unwrap(), vgg, &dev).unwrap();
     assert_eq!(resumed.step, 8);

@@ -3,7 +3,6 @@
 //! uncompressed (input_rgb H×W×3 in 0..1 and relu1_1 … relu5_3 as C×H×W).
 
 use candle_core::{Device, Tensor};
-use restyle_core::vgg::Vgg;
 use restyle_weights::testing::real_weights;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,7 +16,7 @@ fn fixture() -> HashMap<String, Tensor> {
 fn vgg16_matches_onnxruntime_on_every_layer() {
     let Some(path) = real_weights("vgg16-keras-imagenet.onnx") else { return };
     let dev = Device::Cpu;
-    let vgg = Vgg::load_vgg16_keras_onnx(&path, &dev).unwrap();
+    let vgg = restyle_core::method::open::vgg(&path, restyle_core::models::vgg::Pooling::Max, &dev).unwrap();
     let fx = fixture();
     let x = fx["input_rgb"].permute((2, 0, 1)).unwrap().unsqueeze(0).unwrap().contiguous().unwrap();
     let layers = vgg.layer_names().iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -40,7 +39,7 @@ fn vgg16_matches_onnxruntime_on_every_layer() {
 #[test]
 fn stops_at_deepest_requested_layer_and_rejects_unknown() {
     let Some(path) = real_weights("vgg16-keras-imagenet.onnx") else { return };
-    let vgg = Vgg::load_vgg16_keras_onnx(&path, &Device::Cpu).unwrap();
+    let vgg = restyle_core::method::open::vgg(&path, restyle_core::models::vgg::Pooling::Max, &Device::Cpu).unwrap();
     let x = Tensor::zeros((1, 3, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
     let f = vgg.forward(&x, &["relu2_1"]).unwrap();
     assert_eq!(f.len(), 1);

@@ -2,21 +2,22 @@
 //! kept so that a host stylizing many layers loads each network once.
 
 use crate::pixels::{Buffer, RestyleImage};
-use crate::status::{FfiError, FfiResult, RESTYLE_ERR_CANCELLED, RESTYLE_ERR_UNSUPPORTED_METHOD};
-use crate::{opt_str, RestyleParams};
+use crate::status::{FfiError, FfiResult, RestyleStatus};
+use crate::{opt_str, RestyleMethod, RestyleParams};
 use crate::{RESTYLE_PRESERVE_HISTOGRAM, RESTYLE_PRESERVE_LUMINANCE, RESTYLE_PRESERVE_NONE};
 use restyle_core::device::DeviceChoice;
 use restyle_core::image::{Picture, RgbImage};
 use restyle_core::progress::{Control, Progress};
-use restyle_core::methods::GatysPreset;
-use restyle_core::stylize::{Method, PreserveColor, Request, StyleImage, Stylizer};
+use restyle_core::method::{self, Method, MethodKind, MethodOptions, MethodSpec};
+use restyle_core::request::{PreserveColor, Request, StyleImage};
+use restyle_core::stylize::Stylizer;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 /// What identifies a loaded network: same key, same stylizer.
 #[derive(Clone, Debug, PartialEq)]
 struct Key {
-    method: u32,
+    method: MethodKind,
     model: Option<PathBuf>,
     device: DeviceChoice,
     /// multistyle26's blend is part of its loaded method.
@@ -24,21 +25,25 @@ struct Key {
 }
 
 pub struct Context {
+    /// The folder given to `restyle_context_new`; `None`: RESTYLE_WEIGHTS_DIR
+    /// (a list of folders, parsed by restyle-weights as everywhere else).
     weights_dir: Option<PathBuf>,
     loaded: Vec<(Key, Stylizer)>,
 }
 
 impl Context {
     pub fn new(weights_dir: Option<&str>) -> FfiResult<Context> {
-        let weights_dir = match weights_dir {
-            Some(d) => Some(PathBuf::from(d)),
-            None => std::env::var_os("RESTYLE_WEIGHTS_DIR").map(PathBuf::from),
+        let weights_dir = weights_dir.map(PathBuf::from);
+        let dirs = match &weights_dir {
+            Some(d) => vec![d.clone()],
+            None => restyle_weights::weights_dirs_from_env(),
         };
-        if let Some(d) = &weights_dir {
+        for d in &dirs {
             if !d.is_dir() {
+                let from = if weights_dir.is_some() { "" } else { " (from RESTYLE_WEIGHTS_DIR)" };
                 return Err(FfiError::new(
-                    crate::status::RESTYLE_ERR_WEIGHTS,
-                    format!("weights folder {} does not exist or is not a folder", d.display()),
+                    RestyleStatus::Weights,
+                    format!("weights folder {}{from} does not exist or is not a folder", d.display()),
                 ));
             }
         }
@@ -67,6 +72,15 @@ impl Context {
             Some(s) => s.parse()?,
         };
         let model = unsafe { opt_str(params.model_path, "params.model_path")? }.map(PathBuf::from);
+        let method = RestyleMethod::from_code(params.method).ok_or_else(|| {
+            FfiError::new(RestyleStatus::UnsupportedMethod, format!("method {} is not a RESTYLE_METHOD_* value", params.method))
+        })?;
+        let kind = method.kind();
+        let max_seconds = params.max_seconds;
+        if !(max_seconds >= 0.0 && max_seconds.is_finite()) {
+            return Err(FfiError::invalid(format!("params.max_seconds {max_seconds} must be 0 (no budget) or a positive number of seconds")));
+        }
+        // 0 means "the method's default" for every numeric field.
         let mut request = Request {
             strength: params.strength,
             seed: params.seed,
@@ -77,29 +91,24 @@ impl Context {
                 RESTYLE_PRESERVE_HISTOGRAM => Some(PreserveColor::Histogram),
                 other => return Err(FfiError::invalid(format!("params.preserve_color {other} is not a RESTYLE_PRESERVE_* value"))),
             },
+            iterations: (kind.is_optimisation() && params.iterations > 0).then_some(params.iterations as usize),
+            max_seconds: (kind.is_optimisation() && max_seconds > 0.0).then_some(max_seconds),
             ..Request::default()
         };
-        if !(0.0..=1.0).contains(&params.strength) {
-            return Err(FfiError::invalid(format!("params.strength {} is outside 0..1", params.strength)));
-        }
-        let run = GatysRun::of(params)?;
         if let Some(style) = unsafe { style_image(params)? } {
             request.styles.push(StyleImage { image: style, weight: 1.0 });
         }
+        // The same checks as every front end, before any weights load.
+        request.validate()?;
         let progress = CallbackProgress::new(params);
         // One call before any work, so a host can cancel before weights load.
         if progress.report("prepare", 0.0) == Control::Cancel {
             return Err(cancelled());
         }
-        let key = Key { method: params.method, model, device, style_weights: unsafe { style_weights(params)? } };
+        let key = Key { method: kind, model, device, style_weights: unsafe { style_weights(params)? } };
         let content = buffer.to_picture()?;
         let stylizer = self.stylizer(key)?;
-        let mut budget = None;
-        if let Method::Gatys(g) = &mut stylizer.method {
-            budget = run.max_seconds;
-            // One loaded VGG serves every iteration count and budget.
-            g.config = gatys_preset(params.method)?.config_with(&g.vgg, run.iterations, run.max_seconds)?;
-        }
+        let budget = request.max_seconds;
         // With a time budget the steps per stage are unknown: the host's
         // progress bar follows the share of the budget spent instead.
         let start = std::time::Instant::now();
@@ -117,35 +126,8 @@ impl Context {
     }
 }
 
-/// The optimisation settings of a call (`iterations`, `max_seconds`).
-struct GatysRun {
-    iterations: Option<usize>,
-    max_seconds: Option<f64>,
-}
-
-impl GatysRun {
-    fn of(params: &RestyleParams) -> FfiResult<GatysRun> {
-        let s = params.max_seconds;
-        if !(s >= 0.0 && s.is_finite()) {
-            return Err(FfiError::invalid(format!("params.max_seconds {s} must be 0 (no budget) or a positive number of seconds")));
-        }
-        Ok(GatysRun {
-            iterations: (params.iterations > 0).then_some(params.iterations as usize),
-            max_seconds: (s > 0.0).then_some(s),
-        })
-    }
-}
-
-fn gatys_preset(method: u32) -> FfiResult<GatysPreset> {
-    match method {
-        crate::RESTYLE_METHOD_GATYS => Ok(GatysPreset::Basic),
-        crate::RESTYLE_METHOD_GATYS_IMPROVED => Ok(GatysPreset::Improved),
-        other => Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not an optimisation method"))),
-    }
-}
-
 fn cancelled() -> FfiError {
-    FfiError::new(RESTYLE_ERR_CANCELLED, "cancelled by the progress callback; the image was left unchanged")
+    FfiError::new(RestyleStatus::Cancelled, "cancelled by the progress callback; the image was left unchanged")
 }
 
 /// The style image from `style_image` pixels or `style_path`, if any.
@@ -165,7 +147,8 @@ unsafe fn style_image(params: &RestyleParams) -> FfiResult<Option<RgbImage>> {
     }
 }
 
-/// `style_weights[0..style_weights_len]`, checked and normalised to sum 1.
+/// `style_weights[0..style_weights_len]` as given (the core checks and
+/// normalises the blend).
 ///
 /// # Safety
 /// `params.style_weights` is NULL or points to `style_weights_len` floats.
@@ -176,12 +159,8 @@ unsafe fn style_weights(params: &RestyleParams) -> FfiResult<Vec<f32>> {
     if params.style_weights.is_null() {
         return Err(FfiError::null("params.style_weights (with style_weights_len > 0)"));
     }
-    let w = std::slice::from_raw_parts(params.style_weights, params.style_weights_len as usize).to_vec();
-    let sum: f32 = w.iter().sum();
-    if w.iter().any(|v| !v.is_finite() || *v < 0.0) || sum <= 0.0 {
-        return Err(FfiError::invalid("params.style_weights must be non-negative with a positive sum"));
-    }
-    Ok(w.into_iter().map(|v| v / sum).collect())
+    // SAFETY: the caller promises `style_weights_len` readable floats.
+    Ok(std::slice::from_raw_parts(params.style_weights, params.style_weights_len as usize).to_vec())
 }
 
 /// The C progress callback behind the core's `ProgressFn`.
@@ -218,39 +197,26 @@ fn model_name(key: &Key) -> FfiResult<Option<String>> {
 
 /// Loads the network(s) for `key.method` through the core's loader.
 fn load_method(ctx: &Context, key: &Key, device: &candle_core::Device) -> FfiResult<Method> {
-    use crate::status::RESTYLE_ERR_WEIGHTS;
-    use restyle_core::methods::{self, MethodSpec};
-    // Any failure while loading is about the weights (missing, wrong file),
-    // except a device that cannot be used.
-    let weights_err = |e: restyle_core::Error| match e {
-        restyle_core::Error::Device(_) => FfiError::from(e),
-        e => FfiError::new(RESTYLE_ERR_WEIGHTS, e.to_string()),
+    let opts = MethodOptions {
+        model: model_name(key)?,
+        style_weights: (key.method == MethodKind::MultiStyle26).then(|| key.style_weights.clone()),
+        ..MethodOptions::default()
     };
-    let tiling = restyle_core::arbitrary::Options::default().tiling;
-    let spec = match key.method {
-        crate::RESTYLE_METHOD_ARBITRARY => MethodSpec::Arbitrary(restyle_core::arbitrary::Options::default()),
-        crate::RESTYLE_METHOD_MULTISTYLE26 => {
-            let n = restyle_core::multistyle::NUM_STYLES;
-            if key.style_weights.len() != n {
-                return Err(FfiError::invalid(format!(
-                    "multistyle26 needs params.style_weights with {n} blend weights (got {})",
-                    key.style_weights.len()
-                )));
-            }
-            MethodSpec::MultiStyle26 { style_weights: key.style_weights.clone(), tiling }
-        }
-        crate::RESTYLE_METHOD_FAST => MethodSpec::Fast { model: model_name(key)?, tiling },
-        // Iterations and budget are set per call (Context::stylize), on the loaded VGG.
-        m @ (crate::RESTYLE_METHOD_GATYS | crate::RESTYLE_METHOD_GATYS_IMPROVED) => {
-            MethodSpec::Gatys { preset: gatys_preset(m)?, vgg: model_name(key)?, iterations: None, max_seconds: None }
-        }
-        crate::RESTYLE_METHOD_ADAIN => {
-            MethodSpec::AdaIN { vgg: None, decoder: None, options: restyle_core::adain::Options::default() }
-        }
-        other => return Err(FfiError::new(RESTYLE_ERR_UNSUPPORTED_METHOD, format!("method {other} is not a RESTYLE_METHOD_* value"))),
-    };
+    if key.method == MethodKind::MultiStyle26 && key.style_weights.is_empty() {
+        let n = restyle_core::models::multistyle::NUM_STYLES;
+        return Err(FfiError::invalid(format!("multistyle26 needs params.style_weights with {n} blend weights (got none)")));
+    }
+    if key.method != MethodKind::MultiStyle26 && !key.style_weights.is_empty() {
+        return Err(FfiError::invalid(format!("params.style_weights go with RESTYLE_METHOD_MULTISTYLE26, not {}", key.method)));
+    }
+    let spec = MethodSpec::new(key.method, &opts)?;
     // The context's folder (or RESTYLE_WEIGHTS_DIR), then the user's restyle
     // cache. A filter inside an editor never downloads behind the user's back.
     let weights = restyle_weights::ResolveOptions { weights_dir: ctx.weights_dir.clone(), ..Default::default() }.offline(true);
-    methods::load(spec, &weights, device).map_err(weights_err)
+    // Any failure while loading is about the weights (missing, wrong file),
+    // except a device that cannot be used.
+    method::load(spec, &weights, device).map_err(|e| match e {
+        restyle_core::Error::Device(_) => FfiError::from(e),
+        e => FfiError::new(RestyleStatus::Weights, e.to_string()),
+    })
 }

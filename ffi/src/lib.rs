@@ -22,6 +22,7 @@ pub use pixels::{
     RESTYLE_FORMAT_RGBAF16, RESTYLE_FORMAT_RGBAF32,
 };
 pub use status::{
+    RestyleStatus,
     Status, RESTYLE_ERR_CANCELLED, RESTYLE_ERR_DEVICE, RESTYLE_ERR_INTERNAL, RESTYLE_ERR_INVALID_ARGUMENT, RESTYLE_ERR_IO,
     RESTYLE_ERR_NULL_POINTER, RESTYLE_ERR_STRUCT_SIZE, RESTYLE_ERR_UNSUPPORTED_FORMAT, RESTYLE_ERR_UNSUPPORTED_METHOD,
     RESTYLE_ERR_WEIGHTS, RESTYLE_OK,
@@ -31,12 +32,53 @@ pub use status::{
 /// `RESTYLE_ABI_VERSION`); plug-ins refuse a library with another value.
 pub const RESTYLE_ABI_VERSION: u32 = 1;
 
-pub const RESTYLE_METHOD_ARBITRARY: u32 = 1;
-pub const RESTYLE_METHOD_MULTISTYLE26: u32 = 2;
-pub const RESTYLE_METHOD_FAST: u32 = 3;
-pub const RESTYLE_METHOD_GATYS: u32 = 4;
-pub const RESTYLE_METHOD_GATYS_IMPROVED: u32 = 5;
-pub const RESTYLE_METHOD_ADAIN: u32 = 6;
+/// `RESTYLE_METHOD_*`, typed. `params.method` stays a `u32` (a value from
+/// C is never transmuted); [`RestyleMethod::from_code`] reads it.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RestyleMethod {
+    Arbitrary = 1,
+    MultiStyle26 = 2,
+    Fast = 3,
+    Gatys = 4,
+    GatysImproved = 5,
+    AdaIN = 6,
+}
+
+impl RestyleMethod {
+    pub const ALL: [RestyleMethod; 6] = [
+        RestyleMethod::Arbitrary,
+        RestyleMethod::MultiStyle26,
+        RestyleMethod::Fast,
+        RestyleMethod::Gatys,
+        RestyleMethod::GatysImproved,
+        RestyleMethod::AdaIN,
+    ];
+
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| *m as u32 == code)
+    }
+
+    /// The core's method: names, defaults and checks live there.
+    pub fn kind(self) -> restyle_core::method::MethodKind {
+        use restyle_core::method::MethodKind as K;
+        match self {
+            RestyleMethod::Arbitrary => K::Arbitrary,
+            RestyleMethod::MultiStyle26 => K::MultiStyle26,
+            RestyleMethod::Fast => K::Fast,
+            RestyleMethod::Gatys => K::Gatys,
+            RestyleMethod::GatysImproved => K::GatysImproved,
+            RestyleMethod::AdaIN => K::AdaIN,
+        }
+    }
+}
+
+pub const RESTYLE_METHOD_ARBITRARY: u32 = RestyleMethod::Arbitrary as u32;
+pub const RESTYLE_METHOD_MULTISTYLE26: u32 = RestyleMethod::MultiStyle26 as u32;
+pub const RESTYLE_METHOD_FAST: u32 = RestyleMethod::Fast as u32;
+pub const RESTYLE_METHOD_GATYS: u32 = RestyleMethod::Gatys as u32;
+pub const RESTYLE_METHOD_GATYS_IMPROVED: u32 = RestyleMethod::GatysImproved as u32;
+pub const RESTYLE_METHOD_ADAIN: u32 = RestyleMethod::AdaIN as u32;
 
 pub const RESTYLE_PRESERVE_NONE: u32 = 0;
 pub const RESTYLE_PRESERVE_LUMINANCE: u32 = 1;
@@ -108,7 +150,7 @@ impl Default for RestyleParams {
 fn check_struct_size(size: usize) -> FfiResult<()> {
     if !RESTYLE_PARAMS_SIZES.contains(&size) {
         return Err(FfiError::new(
-            RESTYLE_ERR_STRUCT_SIZE,
+            status::RestyleStatus::StructSize,
             format!(
                 "restyle_params.struct_size is {size}, this library accepts {RESTYLE_PARAMS_SIZES:?}: \
                  set it to sizeof(restyle_params) (restyle_params_init does) and use the restyle.h that matches the library"
@@ -164,21 +206,7 @@ pub extern "C" fn restyle_last_error() -> *const c_char {
 /// A static name for a status code ("RESTYLE_OK", …, "unknown status").
 #[no_mangle]
 pub extern "C" fn restyle_status_name(status: Status) -> *const c_char {
-    let s: &'static CStr = match status {
-        RESTYLE_OK => c"RESTYLE_OK",
-        RESTYLE_ERR_NULL_POINTER => c"RESTYLE_ERR_NULL_POINTER",
-        RESTYLE_ERR_INVALID_ARGUMENT => c"RESTYLE_ERR_INVALID_ARGUMENT",
-        RESTYLE_ERR_UNSUPPORTED_FORMAT => c"RESTYLE_ERR_UNSUPPORTED_FORMAT",
-        RESTYLE_ERR_STRUCT_SIZE => c"RESTYLE_ERR_STRUCT_SIZE",
-        RESTYLE_ERR_IO => c"RESTYLE_ERR_IO",
-        RESTYLE_ERR_WEIGHTS => c"RESTYLE_ERR_WEIGHTS",
-        RESTYLE_ERR_DEVICE => c"RESTYLE_ERR_DEVICE",
-        RESTYLE_ERR_CANCELLED => c"RESTYLE_ERR_CANCELLED",
-        RESTYLE_ERR_UNSUPPORTED_METHOD => c"RESTYLE_ERR_UNSUPPORTED_METHOD",
-        RESTYLE_ERR_INTERNAL => c"RESTYLE_ERR_INTERNAL",
-        _ => c"unknown status",
-    };
-    s.as_ptr()
+    status::RestyleStatus::from_code(status).map_or(c"unknown status", |s| s.name()).as_ptr()
 }
 
 /// Bytes per pixel of a `RESTYLE_FORMAT_*`, 0 for an unknown format.

@@ -6,7 +6,7 @@
 //! swizzle pixels in Python. Only R, G and B are ever written back: alpha
 //! bytes are not touched.
 
-use crate::status::{FfiError, FfiResult, RESTYLE_ERR_UNSUPPORTED_FORMAT};
+use crate::status::{FfiError, FfiResult, RestyleStatus};
 use restyle_core::image::{Picture, PixelInfo, RgbImage};
 use std::ffi::c_void;
 
@@ -73,7 +73,7 @@ impl Format {
             RESTYLE_FORMAT_RGBAF32 => f(F32, 4, [0, 1, 2], true),
             other => {
                 return Err(FfiError::new(
-                    RESTYLE_ERR_UNSUPPORTED_FORMAT,
+                    RestyleStatus::UnsupportedFormat,
                     format!("unknown pixel format {other} (expected one of RESTYLE_FORMAT_RGBA8 … RESTYLE_FORMAT_RGBAF32, 1..7)"),
                 ))
             }
@@ -214,7 +214,7 @@ impl Buffer {
     pub fn write_rgb(&mut self, rgb: &RgbImage, mask: Option<&MaskView>) -> FfiResult<()> {
         if (rgb.width, rgb.height) != (self.width, self.height) {
             return Err(FfiError::new(
-                crate::status::RESTYLE_ERR_INTERNAL,
+                RestyleStatus::Internal,
                 format!("result is {}×{} but the image is {}×{}", rgb.width, rgb.height, self.width, self.height),
             ));
         }
@@ -344,12 +344,12 @@ mod tests {
         let e = Buffer::new(&image(&mut buf, 4, 2, 15, RESTYLE_FORMAT_RGBA8), "image").err().unwrap();
         assert!(e.message.contains("stride"), "{}", e.message);
         let e = Buffer::new(&image(&mut buf, 4, 2, 16, 99), "image").err().unwrap();
-        assert_eq!(e.status, RESTYLE_ERR_UNSUPPORTED_FORMAT);
+        assert_eq!(e.status, RestyleStatus::UnsupportedFormat);
         let e = Buffer::new(&image(&mut buf, 0, 2, 16, 1), "image").err().unwrap();
         assert!(e.message.contains("0×2"));
         let e = Buffer::new(&image(&mut buf, u32::MAX, u32::MAX, usize::MAX, RESTYLE_FORMAT_RGBAF32), "image").err().unwrap();
         assert!(e.message.contains("overflow"), "{}", e.message);
         let null = RestyleImage { pixels: std::ptr::null_mut(), width: 1, height: 1, stride: 4, format: 1 };
-        assert_eq!(Buffer::new(&null, "image").err().unwrap().status, crate::status::RESTYLE_ERR_NULL_POINTER);
+        assert_eq!(Buffer::new(&null, "image").err().unwrap().status, RestyleStatus::NullPointer);
     }
 }

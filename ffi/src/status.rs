@@ -5,38 +5,99 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// `restyle_status` in restyle.h: 0 is success, everything else an error
-/// whose message is in `restyle_last_error()`.
+/// `restyle_status` in restyle.h (an `int32_t`): what every export returns.
 pub type Status = i32;
 
-pub const RESTYLE_OK: Status = 0;
-pub const RESTYLE_ERR_NULL_POINTER: Status = 1;
-pub const RESTYLE_ERR_INVALID_ARGUMENT: Status = 2;
-pub const RESTYLE_ERR_UNSUPPORTED_FORMAT: Status = 3;
-pub const RESTYLE_ERR_STRUCT_SIZE: Status = 4;
-pub const RESTYLE_ERR_IO: Status = 5;
-pub const RESTYLE_ERR_WEIGHTS: Status = 6;
-pub const RESTYLE_ERR_DEVICE: Status = 7;
-pub const RESTYLE_ERR_CANCELLED: Status = 8;
-pub const RESTYLE_ERR_UNSUPPORTED_METHOD: Status = 9;
-pub const RESTYLE_ERR_INTERNAL: Status = 10;
+/// The status codes, typed: every error maps to one of these in one place
+/// ([`From<restyle_core::Error>`]); exports hand C its `i32` value.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestyleStatus {
+    Ok = 0,
+    NullPointer = 1,
+    InvalidArgument = 2,
+    UnsupportedFormat = 3,
+    StructSize = 4,
+    Io = 5,
+    Weights = 6,
+    Device = 7,
+    Cancelled = 8,
+    UnsupportedMethod = 9,
+    Internal = 10,
+}
+
+impl RestyleStatus {
+    pub const ALL: [RestyleStatus; 11] = [
+        RestyleStatus::Ok,
+        RestyleStatus::NullPointer,
+        RestyleStatus::InvalidArgument,
+        RestyleStatus::UnsupportedFormat,
+        RestyleStatus::StructSize,
+        RestyleStatus::Io,
+        RestyleStatus::Weights,
+        RestyleStatus::Device,
+        RestyleStatus::Cancelled,
+        RestyleStatus::UnsupportedMethod,
+        RestyleStatus::Internal,
+    ];
+
+    /// The value C sees.
+    pub const fn code(self) -> Status {
+        self as Status
+    }
+
+    /// A value from C (any `int`: never transmuted).
+    pub fn from_code(code: Status) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// The macro's name in restyle.h.
+    pub fn name(self) -> &'static std::ffi::CStr {
+        match self {
+            RestyleStatus::Ok => c"RESTYLE_OK",
+            RestyleStatus::NullPointer => c"RESTYLE_ERR_NULL_POINTER",
+            RestyleStatus::InvalidArgument => c"RESTYLE_ERR_INVALID_ARGUMENT",
+            RestyleStatus::UnsupportedFormat => c"RESTYLE_ERR_UNSUPPORTED_FORMAT",
+            RestyleStatus::StructSize => c"RESTYLE_ERR_STRUCT_SIZE",
+            RestyleStatus::Io => c"RESTYLE_ERR_IO",
+            RestyleStatus::Weights => c"RESTYLE_ERR_WEIGHTS",
+            RestyleStatus::Device => c"RESTYLE_ERR_DEVICE",
+            RestyleStatus::Cancelled => c"RESTYLE_ERR_CANCELLED",
+            RestyleStatus::UnsupportedMethod => c"RESTYLE_ERR_UNSUPPORTED_METHOD",
+            RestyleStatus::Internal => c"RESTYLE_ERR_INTERNAL",
+        }
+    }
+}
+
+// restyle.h's macros, as Rust constants of the C type (tests, clients).
+pub const RESTYLE_OK: Status = RestyleStatus::Ok.code();
+pub const RESTYLE_ERR_NULL_POINTER: Status = RestyleStatus::NullPointer.code();
+pub const RESTYLE_ERR_INVALID_ARGUMENT: Status = RestyleStatus::InvalidArgument.code();
+pub const RESTYLE_ERR_UNSUPPORTED_FORMAT: Status = RestyleStatus::UnsupportedFormat.code();
+pub const RESTYLE_ERR_STRUCT_SIZE: Status = RestyleStatus::StructSize.code();
+pub const RESTYLE_ERR_IO: Status = RestyleStatus::Io.code();
+pub const RESTYLE_ERR_WEIGHTS: Status = RestyleStatus::Weights.code();
+pub const RESTYLE_ERR_DEVICE: Status = RestyleStatus::Device.code();
+pub const RESTYLE_ERR_CANCELLED: Status = RestyleStatus::Cancelled.code();
+pub const RESTYLE_ERR_UNSUPPORTED_METHOD: Status = RestyleStatus::UnsupportedMethod.code();
+pub const RESTYLE_ERR_INTERNAL: Status = RestyleStatus::Internal.code();
 
 /// An error on its way to the C caller.
 #[derive(Debug)]
 pub struct FfiError {
-    pub status: Status,
+    pub status: RestyleStatus,
     pub message: String,
 }
 
 impl FfiError {
-    pub fn new(status: Status, message: impl Into<String>) -> Self {
+    pub fn new(status: RestyleStatus, message: impl Into<String>) -> Self {
         FfiError { status, message: message.into() }
     }
     pub fn null(what: &str) -> Self {
-        Self::new(RESTYLE_ERR_NULL_POINTER, format!("{what} is NULL"))
+        Self::new(RestyleStatus::NullPointer, format!("{what} is NULL"))
     }
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(RESTYLE_ERR_INVALID_ARGUMENT, message)
+        Self::new(RestyleStatus::InvalidArgument, message)
     }
 }
 
@@ -44,12 +105,12 @@ impl From<restyle_core::Error> for FfiError {
     fn from(e: restyle_core::Error) -> Self {
         use restyle_core::Error as E;
         let status = match &e {
-            E::ImageRead { .. } | E::ImageWrite { .. } | E::Io { .. } => RESTYLE_ERR_IO,
-            E::InvalidImage(_) | E::InvalidArgument(_) => RESTYLE_ERR_INVALID_ARGUMENT,
-            E::Device(_) => RESTYLE_ERR_DEVICE,
-            E::Weights(_) => RESTYLE_ERR_WEIGHTS,
-            E::Cancelled => RESTYLE_ERR_CANCELLED,
-            _ => RESTYLE_ERR_INTERNAL,
+            E::ImageRead { .. } | E::ImageWrite { .. } | E::Io { .. } => RestyleStatus::Io,
+            E::InvalidImage(_) | E::InvalidArgument(_) => RestyleStatus::InvalidArgument,
+            E::Device(_) => RestyleStatus::Device,
+            E::Weights(_) => RestyleStatus::Weights,
+            E::Cancelled => RestyleStatus::Cancelled,
+            _ => RestyleStatus::Internal,
         };
         FfiError::new(status, e.to_string())
     }
@@ -93,7 +154,7 @@ pub fn guard(body: impl FnOnce() -> FfiResult<()>) -> Status {
         Ok(Ok(())) => RESTYLE_OK,
         Ok(Err(e)) => {
             set_last_error(&e.message);
-            e.status
+            e.status.code()
         }
         Err(payload) => {
             set_last_error(&format!("internal error (bug in restyle, please report): {}", panic_message(&*payload)));

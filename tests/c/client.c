@@ -193,7 +193,8 @@ static int misuse(void) {
 /* A context on `weights` and default params for a CPU run with `style`. */
 static restyle_context *open_cpu(const char *weights, const char *style, restyle_params *p) {
     restyle_context *ctx = NULL;
-    restyle_status s = restyle_context_new(weights, &ctx);
+    /* "-": no folder, the library reads RESTYLE_WEIGHTS_DIR (a list). */
+    restyle_status s = restyle_context_new(strcmp(weights, "-") == 0 ? NULL : weights, &ctx);
     CHECK(s == RESTYLE_OK, "context: %s", restyle_last_error());
     restyle_params_init(p, sizeof *p);
     p->style_path = style;

@@ -174,6 +174,38 @@ fn c_client_stylizes_with_the_arbitrary_network() {
     assert!(out.contains("all checks passed"), "{out}");
 }
 
+/// RESTYLE_WEIGHTS_DIR is a list of folders in the C ABI as on the command
+/// line (one parser, in restyle-weights): `empty:real` finds the weights in
+/// the second folder; a missing folder in the list is refused, named.
+#[test]
+fn c_client_reads_restyle_weights_dir_as_a_list() {
+    let Some(predict) = restyle_weights::testing::real_weights("magenta-arbitrary-predict-int8.onnx") else { return };
+    let style = restyle_weights::testing::shared_data_dir().join("style/starry_night.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let client = compile_client(dir.path());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let list = std::env::join_paths([empty.as_path(), predict.parent().unwrap()]).unwrap();
+    let out = Command::new(&client)
+        .args(["stylize", "-", style.to_str().unwrap()])
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .env("RESTYLE_WEIGHTS_DIR", &list)
+        .env("RESTYLE_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("all checks passed"), "RESTYLE_WEIGHTS_DIR={list:?}:\n{text}");
+    let missing = std::env::join_paths([predict.parent().unwrap(), dir.path().join("nope").as_path()]).unwrap();
+    let out = Command::new(&client)
+        .args(["stylize", "-", style.to_str().unwrap()])
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .env("RESTYLE_WEIGHTS_DIR", &missing)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains("nope") && text.contains("RESTYLE_WEIGHTS_DIR"), "{text}");
+}
+
 #[test]
 fn c_client_runs_optimisation_with_the_real_vgg16() {
     let Some(vgg) = restyle_weights::testing::real_weights("vgg16-keras-imagenet.onnx") else { return };

@@ -342,6 +342,9 @@ fn multistyle26_blend_and_fast_model() {
     assert!(changed(&one) > W * H * 8 / 10);
     blend[3] = 0.5;
     blend[17] = 0.5;
+    // The pointer is taken again after the writes (the earlier one no longer
+    // covers them).
+    p.style_weights = blend.as_ptr();
     let (s, mixed) = run(&p);
     assert_eq!(s, OK, "{}", last_error());
     assert_ne!(one, mixed, "a different blend gave the same picture");

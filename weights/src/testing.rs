@@ -1,18 +1,16 @@
 //! Locating the real pretrained files for tests.
 //!
 //! Tests that need real weights call [`real_weights`]: it finds the file in
-//! `RESTYLE_WEIGHTS_DIR` or the repository's sibling `../shared/weights`.
+//! a `RESTYLE_WEIGHTS_DIR` folder or the repository's sibling `../shared/weights`.
 //! When the file is missing the test is skipped with a message, unless
 //! `RESTYLE_REQUIRE_REAL_WEIGHTS=1` (set by CI), where it fails.
 
 use std::path::PathBuf;
 
-/// Directories searched for development weights, in order.
+/// Directories searched for development weights, in order: each entry of
+/// `RESTYLE_WEIGHTS_DIR` (a path list), then `../shared/weights`.
 pub fn weights_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(d) = std::env::var_os("RESTYLE_WEIGHTS_DIR") {
-        dirs.push(PathBuf::from(d));
-    }
+    let mut dirs = crate::options::weights_dirs_from_env();
     // weights/ is one level below the workspace root; shared/ is beside it.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     dirs.push(root.join("..").join("shared").join("weights"));

@@ -80,8 +80,10 @@ def run(procedure, run_mode, image, drawables, config, data):
     method = config.get_property("method")
     style = config.get_property("style-file")
     style_path = style.get_path() if style is not None else None
-    if method in ("arbitrary", "gatys-improved") and not style_path:
+    if method in rb.STYLE_METHODS and not style_path:
         return fail(procedure, "choose a style image")
+    if method not in rb.STYLE_METHODS:
+        style_path = None  # built-in styles: a chosen file does not apply
 
     ok, x, y, w, h = drw.mask_intersect()  # selection bounds, drawable coordinates
     if not ok:

@@ -1,6 +1,6 @@
 //! The Magenta arbitrary style transfer release (Ghiasi et al. 2017, tf2onnx
 //! int8 QDQ files `magenta-arbitrary-{predict,transform}-int8.onnx`) →
-//! canonical float tensors for `restyle_core::arbitrary`.
+//! canonical float tensors for `restyle_core::models::arbitrary`.
 //!
 //! Weights are dequantized per output channel (`(q − zp) · scale`, the scale
 //! and zero point found through each initializer's `DequantizeLinear` node,

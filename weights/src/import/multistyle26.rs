@@ -1,5 +1,5 @@
 //! `multistyle26.onnx` (Dumoulin et al. 2017, PyTorch export) → the tensors
-//! of `restyle_core::multistyle::MultiStyle26`.
+//! of `restyle_core::models::multistyle::MultiStyle26`.
 //!
 //! The initializers already carry PyTorch state-dict names (`contract.0.w`,
 //! `res.3.1.norm.gamma`, …) in OIHW layout, so the import is a checked copy:

@@ -6,12 +6,12 @@
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use restyle_core::device::DeviceChoice;
-use restyle_core::gatys::{Gatys, GatysConfig, BASIC_CONTENT_LAYER, BASIC_STYLE_LAYERS};
+use restyle_core::nst::gatys::{Gatys, GatysConfig, BASIC_CONTENT_LAYER, BASIC_STYLE_LAYERS};
 use restyle_core::image::{self, RgbImage};
-use restyle_core::loss;
+use restyle_core::nst::loss;
 use restyle_core::progress::{Control, Progress};
-use restyle_core::stylize::StyleImage;
-use restyle_core::vgg::{Features, Vgg};
+use restyle_core::request::StyleImage;
+use restyle_core::models::vgg::{Features, Vgg};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -91,7 +91,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 fn load_vgg(args: &BenchArgs, dev: &candle_core::Device) -> Result<Vgg> {
     let p = args.shared.join("weights/vgg16-keras-imagenet.onnx");
-    Vgg::load_vgg16_keras_onnx(&p, dev).with_context(|| format!("loading {}", p.display()))
+    restyle_core::method::open::vgg(&p, restyle_core::models::vgg::Pooling::Max, dev).with_context(|| format!("loading {}", p.display()))
 }
 
 fn square(path: &Path, size: usize) -> Result<RgbImage> {
@@ -151,7 +151,7 @@ fn gatys_step(args: &BenchArgs) -> Result<()> {
     let content_p = args.shared.join("data/content/tubingen.jpg");
     let style_p = args.shared.join("data/style/starry_night.jpg");
     let mut cfg = GatysConfig::basic();
-    cfg.optimizer = restyle_core::gatys::OptimizerKind::Adam;
+    cfg.optimizer = restyle_core::nst::gatys::OptimizerKind::Adam;
     let mut g = Gatys::new(vgg, cfg);
     let mut ours = Vec::new();
     for &size in &args.sizes {
@@ -401,15 +401,15 @@ fn load_average() -> String {
 /// Seconds per image for a feed-forward network at each size (whole image,
 /// no tiling), beside the peer on the same weights.
 fn feed_forward(args: &BenchArgs, what: &str) -> Result<()> {
-    use restyle_core::tiling::Tiling;
+    use restyle_core::nn::tiling::Tiling;
     let dev = args.device.parse::<DeviceChoice>()?.open()?;
     let content = args.shared.join("data/content/tubingen.jpg");
     let whole = Tiling { tile: 1 << 20, overlap: 0 };
     let run: Box<dyn Fn(&candle_core::Tensor) -> Result<candle_core::Tensor>> = if what == "fast" {
-        let net = restyle_core::transformer_net::default_model(&dev)?;
+        let net = restyle_core::method::open::default_fast(&dev)?;
         Box::new(move |x| Ok(net.stylize_tensor(x, whole, 1 << 20)?))
     } else {
-        let net = restyle_core::multistyle::MultiStyle26::load(&args.shared.join("weights/multistyle26.onnx"), &dev)?;
+        let net = restyle_core::method::open::multistyle26(&args.shared.join("weights/multistyle26.onnx"), &dev)?;
         let mut w = vec![0f32; 26];
         w[7] = 1.0;
         Box::new(move |x| Ok(net.stylize_tensor(x, &w, whole, 1 << 20)?))

@@ -6,7 +6,7 @@
 
 use crate::bench::BenchArgs;
 use anyhow::{Context, Result};
-use restyle_core::arbitrary::{Options, STYLE_DIM};
+use restyle_core::models::arbitrary::{Options, STYLE_DIM};
 use restyle_core::device::DeviceChoice;
 use restyle_core::image::load;
 use std::path::PathBuf;
@@ -73,7 +73,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     for &s in &sizes {
         let x = content.resize(s, s)?.to_tensor(&device)?;
         // Untiled: the network's own cost at this size.
-        let opts = Options { tiling: restyle_core::tiling::Tiling { tile: s.max(1024), overlap: 64 }, ..Options::default() };
+        let opts = Options { tiling: restyle_core::nn::tiling::Tiling { tile: s.max(1024), overlap: 64 }, ..Options::default() };
         let (m, lo, hi) = timed(args.reps, args.warmup, || {
             net.stylize_tensor(&x, &params, &opts)?.sum_all()?.to_scalar::<f32>()?; // waits for the device
             Ok(())

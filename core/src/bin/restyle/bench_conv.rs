@@ -6,7 +6,7 @@
 use crate::bench::BenchArgs;
 use anyhow::Result;
 use candle_core::{Device, Tensor};
-use restyle_core::conv::{conv2d_with, input_grad, Kernel};
+use restyle_core::ops::conv::{conv2d_with, input_grad, Kernel};
 use std::time::Instant;
 
 /// (C = O, output side): the style networks' and VGG's 3×3 layers, and

@@ -3,10 +3,10 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use restyle_core::gatys::{Gatys, Init, OptimizerKind};
-use restyle_core::methods::GatysPreset;
-use restyle_core::stylize::Method;
-use restyle_core::vgg::Vgg;
+use restyle_core::nst::gatys::{Gatys, Init, OptimizerKind};
+use restyle_core::method::GatysPreset;
+use restyle_core::method::Method;
+use restyle_core::models::vgg::Vgg;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -20,9 +20,9 @@ pub enum Preset {
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Optimisation NST (--method gatys)")]
 pub struct GatysArgs {
-    /// Settings preset; the flags below override it.
-    #[arg(long, value_enum, default_value = "basic")]
-    pub preset: Preset,
+    /// Settings preset (--method gatys-improved = --method gatys --preset improved); the flags below override it [default: basic].
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
     /// VGG weights: a catalog name (vgg19-tv, vgg16-tv, vgg16) or a file; default vgg19-tv when present, else vgg16.
     #[arg(long)]
     pub vgg: Option<String>,
@@ -100,16 +100,13 @@ fn layers(spec: &str, vgg: &Vgg) -> Result<Vec<(String, f32)>> {
 }
 
 /// The Gatys method for these flags. `output` names the save-every images.
-pub fn method(a: &GatysArgs, opts: &restyle_weights::ResolveOptions, dev: &candle_core::Device, output: &Path) -> Result<Method> {
-    let preset = match a.preset {
-        Preset::Basic => GatysPreset::Basic,
-        Preset::Improved => GatysPreset::Improved,
-    };
+pub fn method(a: &GatysArgs, preset: GatysPreset, opts: &restyle_weights::ResolveOptions, dev: &candle_core::Device, output: &Path) -> Result<Method> {
     // The VGG choice and the preset are the core's, as for the C ABI.
-    let path = Vgg::gatys_weights(a.vgg.as_deref(), opts)?;
-    let vgg = Vgg::load(&path, a.pooling.parse()?, dev).with_context(|| format!("loading VGG weights {}", path.display()))?;
+    let path = restyle_core::method::open::gatys_vgg_file(a.vgg.as_deref(), opts)?;
+    let vgg = restyle_core::method::open::vgg(&path, a.pooling.parse()?, dev).with_context(|| format!("loading VGG weights {}", path.display()))?;
     eprintln!("loss network: {} ({}) from {}", vgg.config().arch.name(), vgg.config().convention.name(), path.display());
-    let mut cfg = preset.config_with(&vgg, a.iterations, a.max_seconds).context("--iterations / --max-seconds")?;
+    // --iterations and --max-seconds travel in the request, as for every front end.
+    let mut cfg = preset.config(&vgg);
     if let Some(v) = &a.optimizer {
         cfg.optimizer = v.parse::<OptimizerKind>()?;
     }

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use restyle_core::arbitrary;
+use restyle_core::models::arbitrary;
 use restyle_core::device::DeviceChoice;
 use std::path::PathBuf;
 

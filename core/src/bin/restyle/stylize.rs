@@ -3,27 +3,24 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use restyle_core::arbitrary::{self, Arbitrary};
+use restyle_core::models::arbitrary::{self, Arbitrary};
+use restyle_core::method::{self, MethodKind, MethodOptions, MethodSpec};
 use restyle_core::device::DeviceChoice;
 use restyle_core::image;
 use restyle_core::progress::{Control, Progress};
-use restyle_core::methods::{self, MethodSpec};
-use restyle_core::stylize::{PreserveColor, Request, StyleImage, Stylizer};
-use restyle_core::tiling::Tiling;
+use restyle_core::request::{PreserveColor, Request, StyleImage};
+use restyle_core::stylize::Stylizer;
+use restyle_core::nn::tiling::Tiling;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum MethodName {
-    /// Arbitrary fast style transfer (Magenta): any painting, one pass.
-    Arbitrary,
-    /// Fast NST (Johnson): a trained network per style (--model; default: the embedded starry_night).
-    Fast,
-    /// The 26-style network (--style-id 7 or 3:0.5,12:0.5).
-    Multistyle26,
-    /// Optimisation NST (Gatys; --preset improved for Novak & Nikulin + coarse-to-fine): slow, best quality.
-    Gatys,
-    /// AdaIN (Huang & Belongie): any painting, one pass; --adain-vgg/--adain-decoder or --weights-dir.
-    Adain,
+/// `--method NAME`: the core's method names (`restyle_core::method::MethodKind`).
+fn parse_method(s: &str) -> Result<MethodKind, String> {
+    s.parse::<MethodKind>().map_err(|e| e.to_string())
+}
+
+fn method_help() -> String {
+    let lines: Vec<String> = MethodKind::ALL.iter().map(|k| format!("{}: {}", k.name(), k.summary())).collect();
+    format!("Default: arbitrary when a style is given, else fast with the embedded model. {}", lines.join("; "))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -47,9 +44,8 @@ pub struct StylizeArgs {
     /// A saved style vector (.json/.safetensors from `restyle style-vector`) instead of style images.
     #[arg(long)]
     pub style_vector: Option<PathBuf>,
-    /// Default: arbitrary when a style is given, else fast with the embedded model.
-    #[arg(long, value_enum)]
-    pub method: Option<MethodName>,
+    #[arg(long, value_parser = parse_method, long_help = method_help())]
+    pub method: Option<MethodKind>,
     /// fast: a built-in network name (starry_night) or a .pth/.safetensors file.
     #[arg(long)]
     pub model: Option<String>,
@@ -59,9 +55,9 @@ pub struct StylizeArgs {
     /// adain: its decoder.pth (default: as for --adain-vgg).
     #[arg(long)]
     pub adain_decoder: Option<PathBuf>,
-    /// multistyle26: a style 0..25 or a blend like 3:0.5,12:0.5.
-    #[arg(long, default_value = "0")]
-    pub style_id: String,
+    /// multistyle26: a style 0..25 or a blend like 3:0.5,12:0.5 [default: 0].
+    #[arg(long)]
+    pub style_id: Option<String>,
     /// 0..1: how strongly to apply the style.
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
@@ -74,11 +70,12 @@ pub struct StylizeArgs {
     /// [default: the content's; gatys: the content's, at most 512; adain: 1024].
     #[arg(long)]
     pub size: Option<usize>,
-    /// Images larger than this (either side) run in overlapping tiles.
-    #[arg(long, default_value_t = 1024)]
-    pub tile: usize,
-    #[arg(long, default_value_t = 64)]
-    pub tile_overlap: usize,
+    /// Images larger than this (either side) run in overlapping tiles [default: 1024].
+    #[arg(long)]
+    pub tile: Option<usize>,
+    /// Overlap of neighbouring tiles [default: 64].
+    #[arg(long)]
+    pub tile_overlap: Option<usize>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -94,13 +91,16 @@ pub struct StylizeArgs {
     pub gatys: crate::gatys_args::GatysArgs,
 }
 
-/// Resolve options honouring `--weights-dir`.
-pub fn resolve_options(weights_dir: Option<&Path>) -> restyle_weights::ResolveOptions {
-    restyle_weights::ResolveOptions { weights_dir: weights_dir.map(Path::to_path_buf), ..Default::default() }
+/// Resolve options honouring `--weights-dir`; a folder that does not exist
+/// (given, or in RESTYLE_WEIGHTS_DIR) is an error, never silently skipped.
+pub fn resolve_options(weights_dir: Option<&Path>) -> Result<restyle_weights::ResolveOptions> {
+    let opts = restyle_weights::ResolveOptions { weights_dir: weights_dir.map(Path::to_path_buf), ..Default::default() };
+    opts.check().context("--weights-dir")?;
+    Ok(opts)
 }
 
 pub fn load_arbitrary(weights_dir: Option<&Path>, device: &candle_core::Device) -> Result<Arbitrary> {
-    Arbitrary::load(&resolve_options(weights_dir), device).context("loading the arbitrary style networks")
+    restyle_core::method::open::arbitrary(&resolve_options(weights_dir)?, device).context("loading the arbitrary style networks")
 }
 
 fn default_output(content: &Path) -> PathBuf {
@@ -110,21 +110,13 @@ fn default_output(content: &Path) -> PathBuf {
 
 pub fn run(args: StylizeArgs) -> Result<()> {
     let device: DeviceChoice = args.device.parse().with_context(|| format!("--device {}", args.device))?;
-    let device = device.open()?;
-    if !(0.0..=1.0).contains(&args.strength) {
-        bail!("--strength must be in 0..1, got {}", args.strength);
+    let has_style = !args.styles.is_empty() || args.style_vector.is_some();
+    let mut kind = args.method.unwrap_or(MethodKind::default_for(has_style));
+    if kind == MethodKind::Gatys && args.gatys.preset == Some(crate::gatys_args::Preset::Improved) {
+        kind = MethodKind::GatysImproved;
     }
-    let method_name = args.method.unwrap_or(if args.styles.is_empty() && args.style_vector.is_none() {
-        MethodName::Fast
-    } else {
-        MethodName::Arbitrary
-    });
-    let needs_style = !matches!(method_name, MethodName::Fast | MethodName::Multistyle26);
-    if needs_style && args.styles.is_empty() && args.style_vector.is_none() {
-        bail!("give a style: --style PAINTING (repeatable) or --style-vector FILE");
-    }
-    if (args.adain_vgg.is_some() || args.adain_decoder.is_some()) && method_name != MethodName::Adain {
-        bail!("--adain-vgg / --adain-decoder go with --method adain");
+    if kind.needs_style() && !has_style {
+        bail!("the {kind} method needs a style: --style PAINTING (repeatable){}", if kind.takes_style_vector() { " or --style-vector FILE" } else { "" });
     }
     if args.style_vector.is_some() && !args.styles.is_empty() {
         bail!("give either --style or --style-vector, not both");
@@ -132,43 +124,32 @@ pub fn run(args: StylizeArgs) -> Result<()> {
     if !args.style_weights.is_empty() && args.style_weights.len() != args.styles.len() {
         bail!("--style-weights has {} values for {} --style images", args.style_weights.len(), args.styles.len());
     }
-    if args.tile < 64 || args.tile_overlap >= args.tile / 2 {
-        bail!("--tile must be at least 64 and --tile-overlap below half of it");
+    let defaults = method::DEFAULT_TILING;
+    let tiling = (args.tile.is_some() || args.tile_overlap.is_some())
+        .then(|| Tiling { tile: args.tile.unwrap_or(defaults.tile), overlap: args.tile_overlap.unwrap_or(defaults.overlap) });
+    // One spec builder for every front end: options that do not apply to
+    // the method are refused there, not ignored.
+    let options = MethodOptions {
+        model: if kind.is_optimisation() { args.gatys.vgg.clone() } else { args.model.clone() },
+        style_blend: args.style_id.clone(),
+        adain_vgg: args.adain_vgg.clone(),
+        adain_decoder: args.adain_decoder.clone(),
+        tiling,
+        ..MethodOptions::default()
+    };
+    if kind.is_optimisation() && args.model.is_some() {
+        bail!("--model is for --method fast; the optimisation methods take --vgg");
     }
-    let content = image::load(&args.content)?;
+    let spec = MethodSpec::new(kind, &options)?;
+    let style_vector = match &args.style_vector {
+        Some(p) => Some(arbitrary::load_style_vector(p)?),
+        None => None,
+    };
     let mut styles = Vec::new();
     for (i, p) in args.styles.iter().enumerate() {
         let weight = args.style_weights.get(i).copied().unwrap_or(1.0);
         styles.push(StyleImage { image: image::load(p)?.rgb, weight });
     }
-    let style_vector = match &args.style_vector {
-        Some(p) => Some(arbitrary::load_style_vector(p)?),
-        None => None,
-    };
-    let tiling = Tiling { tile: args.tile, overlap: args.tile_overlap };
-    let weights = resolve_options(args.weights_dir.as_deref());
-    let spec = match method_name {
-        MethodName::Fast => Some(MethodSpec::Fast { model: args.model.clone(), tiling }),
-        MethodName::Multistyle26 => Some(MethodSpec::multistyle26(&args.style_id, tiling)?),
-        MethodName::Arbitrary => Some(MethodSpec::Arbitrary(arbitrary::Options { tiling, stats_max_side: args.tile, ..Default::default() })),
-        MethodName::Adain => Some(MethodSpec::AdaIN {
-            vgg: args.adain_vgg.clone(),
-            decoder: args.adain_decoder.clone(),
-            options: restyle_core::adain::Options { tiling, stats_max_side: args.tile, ..Default::default() },
-        }),
-        // Optimisation has its own many knobs (gatys_args).
-        MethodName::Gatys => None,
-    };
-    let method = match spec {
-        Some(spec) => {
-            let what = spec.name();
-            methods::load(spec, &weights, &device).with_context(|| format!("loading the {what} network"))?
-        }
-        None => {
-            let out = args.output.clone().unwrap_or_else(|| default_output(&args.content));
-            crate::gatys_args::method(&args.gatys, &weights, &device, &out)?
-        }
-    };
     let request = Request {
         styles,
         strength: args.strength,
@@ -176,15 +157,23 @@ pub fn run(args: StylizeArgs) -> Result<()> {
             PreserveArg::Luminance => PreserveColor::Luminance,
             PreserveArg::Histogram => PreserveColor::Histogram,
         }),
-        // Gatys' default (its preset's size at most) is the Stylizer's; AdaIN
-        // (untiled, full VGG widths) at 1024 px keeps CPU memory to a few GB
-        working_size: args.size.or(match method_name {
-            MethodName::Adain => Some(1024),
-            _ => None,
-        }),
+        // Per-method defaults (Gatys' preset size, AdaIN's cap) are the Stylizer's.
+        working_size: args.size,
         seed: args.seed,
         style_vector,
         style_size: args.style_size,
+        iterations: args.gatys.iterations,
+        max_seconds: args.gatys.max_seconds,
+    };
+    // Checked before the (slow) loading; the Stylizer checks it again.
+    request.validate()?;
+    let content = image::load(&args.content)?;
+    let device = device.open()?;
+    let weights = resolve_options(args.weights_dir.as_deref())?;
+    let out_path = args.output.clone().unwrap_or_else(|| default_output(&args.content));
+    let method = match spec {
+        MethodSpec::Gatys { preset, .. } => crate::gatys_args::method(&args.gatys, preset, &weights, &device, &out_path)?,
+        spec => method::load(spec, &weights, &device).with_context(|| format!("loading the {kind} network"))?,
     };
     let stylizer = Stylizer::new(method, device);
     let start = std::time::Instant::now();
@@ -200,11 +189,10 @@ pub fn run(args: StylizeArgs) -> Result<()> {
         if stop.load(std::sync::atomic::Ordering::SeqCst) { Control::Cancel } else { Control::Continue }
     };
     let out = stylizer.stylize(&content, &request, &mut report)?;
-    let path = args.output.unwrap_or_else(|| default_output(&args.content));
-    image::save(&out.picture, &path)?;
+    image::save(&out.picture, &out_path)?;
     eprintln!(
         "wrote {} ({}×{}) in {:.2} s",
-        path.display(),
+        out_path.display(),
         out.picture.width(),
         out.picture.height(),
         start.elapsed().as_secs_f64()

@@ -5,8 +5,8 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use restyle_core::device::DeviceChoice;
-use restyle_core::train::{TrainConfig, Trainer};
-use restyle_core::transformer_net::Config as NetConfig;
+use restyle_core::train::fast::{TrainConfig, Trainer};
+use restyle_core::models::transformer_net::Config as NetConfig;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -82,8 +82,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
 fn fast(a: FastArgs) -> Result<()> {
     let device = a.device.parse::<DeviceChoice>().with_context(|| format!("--device {}", a.device))?.open()?;
     let [c1, c2, c3] = a.widths[..] else { anyhow::bail!("--widths takes three numbers, e.g. 32,64,128") };
-    let opts = crate::stylize::resolve_options(a.weights_dir.as_deref());
-    let vgg = restyle_core::vgg::Vgg::loss_network(a.vgg.as_deref(), &opts, &device).context("loading the VGG16 loss network")?;
+    let opts = crate::stylize::resolve_options(a.weights_dir.as_deref())?;
+    let vgg = restyle_core::method::open::vgg_loss_network(a.vgg.as_deref(), &opts, &device).context("loading the VGG16 loss network")?;
     let cfg = TrainConfig {
         style: a.style,
         content_dirs: a.content_dirs,

@@ -1,11 +1,11 @@
 //! `restyle train arbitrary --styles DIR --content-dir DIR [--size 256
 //! --batch 4 --steps N --lr 2e-5 --resume]`: fine-tunes the Magenta
-//! arbitrary networks with the VGG16 loss (see `restyle_core::train_arbitrary`).
+//! arbitrary networks with the VGG16 loss (see `restyle_core::train::arbitrary`).
 
 use anyhow::{Context, Result};
 use clap::Args;
 use restyle_core::device::DeviceChoice;
-use restyle_core::train_arbitrary::{load_tensors_dir, ArbitraryTrainConfig, ArbitraryTrainer};
+use restyle_core::train::arbitrary::{load_tensors_dir, ArbitraryTrainConfig, ArbitraryTrainer};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -63,15 +63,15 @@ pub struct ArbitraryArgs {
 
 pub fn run(a: ArbitraryArgs) -> Result<()> {
     let device = a.device.parse::<DeviceChoice>().with_context(|| format!("--device {}", a.device))?.open()?;
-    let opts = crate::stylize::resolve_options(a.weights_dir.as_deref());
-    let vgg = restyle_core::vgg::Vgg::loss_network(a.vgg.as_deref(), &opts, &device).context("loading the VGG16 loss network")?;
+    let opts = crate::stylize::resolve_options(a.weights_dir.as_deref())?;
+    let vgg = restyle_core::method::open::vgg_loss_network(a.vgg.as_deref(), &opts, &device).context("loading the VGG16 loss network")?;
     let init = match &a.init {
         Some(dir) => load_tensors_dir(dir)?,
         None => {
             let p = restyle_weights::resolve_part("magenta-arbitrary", "predict", &opts)
                 .context("locating the arbitrary style networks")?;
             let t = restyle_weights::resolve_part("magenta-arbitrary", "transform", &opts)?;
-            restyle_core::train_arbitrary::load_tensors(&p, &t)?
+            restyle_core::train::arbitrary::load_tensors(&p, &t)?
         }
     };
     let cfg = ArbitraryTrainConfig {

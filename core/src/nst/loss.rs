@@ -3,7 +3,7 @@
 //! Normalisation (stable API; every NST variant and trainer uses it):
 //! - [`gram`]`(F, s)` = (F + s)(F + s)ᵀ / (C·H·W), per batch item: [N,C,C].
 //!   Dividing by C·H·W makes Grams comparable across layers and image sizes.
-//! - Callers pass features already divided by [`crate::vgg::Vgg::activation_scale`]
+//! - Callers pass features already divided by [`crate::models::vgg::Vgg::activation_scale`]
 //!   (≈58 for caffe weights, 1 for torchvision), so one set of loss weights
 //!   gives the same balance for either input convention.
 //! - [`content`] = mean squared difference of features.
@@ -75,7 +75,7 @@ pub fn tv(x: &Tensor) -> Result<Tensor> {
 
 /// Standard style distance used for reports and tests: Σ over layers of
 /// [`style`] between unshifted Grams of two feature sets (same layers).
-pub fn gram_distance(a: &crate::vgg::Features, b: &crate::vgg::Features, scale: f64) -> Result<f32> {
+pub fn gram_distance(a: &crate::models::vgg::Features, b: &crate::models::vgg::Features, scale: f64) -> Result<f32> {
     let mut total = 0f32;
     for ((na, fa), (nb, fb)) in a.iter().zip(b.iter()) {
         if na != nb {

@@ -19,7 +19,7 @@
 //! on every shape of `restyle bench conv` (its transforms cost more than
 //! the gemm work it saves, and few tiles make the gemms small).
 
-use crate::conv::{matmul, View, BAND_ELEMS};
+use crate::ops::gemm::{matmul, View, BAND_ELEMS};
 use rayon::prelude::*;
 
 /// Transformed filters U = G g Gᵀ, `[rows][16][cols]`: the correlation maps
@@ -169,7 +169,7 @@ fn output_tiles(mo: &[f32], nt: usize, ho: usize, wo: usize, tw: usize, ty0: usi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv::conv2d;
+    use crate::ops::conv::conv2d;
     use candle_core::{Device, Tensor, Var};
 
     /// max |a − b| / max |b|.

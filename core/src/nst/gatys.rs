@@ -4,14 +4,14 @@
 //! The image is optimised directly (L-BFGS or Adam) to minimise
 //! α·L_content + β·L_style (+ chained correlations) + γ·TV on VGG features.
 //! Features are divided by the weights' [`Vgg::activation_scale`] and Grams by
-//! C·H·W (see [`crate::loss`]), so the defaults hold for either input convention.
+//! C·H·W (see [`crate::nst::loss`]), so the defaults hold for either input convention.
 
 use crate::image::{fit_longest, RgbImage};
-use crate::loss;
-use crate::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig, Optimizer};
+use crate::nst::loss;
+use crate::nst::optim::{Adam, AdamConfig, Lbfgs, LbfgsConfig, Optimizer};
 use crate::progress::{Control, Progress, ProgressFn};
-use crate::stylize::{PreserveColor, Request, StyleImage};
-use crate::vgg::Vgg;
+use crate::request::{PreserveColor, Request, StyleImage};
+use crate::models::vgg::Vgg;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor, Var};
 use std::cell::RefCell;
@@ -240,10 +240,10 @@ impl Gatys {
         self.vgg.device()
     }
 
-    fn features(&self, x: &Tensor, layers: &[&str]) -> Result<crate::vgg::Features> {
+    fn features(&self, x: &Tensor, layers: &[&str]) -> Result<crate::models::vgg::Features> {
         let f = self.vgg.forward(x, layers)?;
         let s = self.vgg.activation_scale();
-        Ok(crate::vgg::Features(f.0.into_iter().map(|(n, t)| Ok((n, (t / s)?))).collect::<Result<_>>()?))
+        Ok(crate::models::vgg::Features(f.0.into_iter().map(|(n, t)| Ok((n, (t / s)?))).collect::<Result<_>>()?))
     }
 
     fn targets(&self, cfg: &GatysConfig, content: &Tensor, styles: &[(Tensor, f32)]) -> Result<Targets> {
@@ -495,6 +495,13 @@ impl Gatys {
     /// content's mean/std) and the Stylizer puts the content's chroma back.
     pub fn stylize_work(&self, work: &RgbImage, styles: &[StyleImage], request: &Request, progress: &mut ProgressFn) -> Result<GatysOutput> {
         let mut cfg = GatysConfig { size: None, ..self.config.clone() };
+        // The request's iteration count and budget (checked by Request::validate).
+        if let Some(n) = request.iterations {
+            cfg.iterations = n;
+        }
+        if request.max_seconds.is_some() {
+            cfg.max_seconds = request.max_seconds;
+        }
         let (content, styles) = match request.preserve_color {
             Some(PreserveColor::Luminance) => {
                 (luma_image(work), styles.iter().map(|s| StyleImage { image: luma_matched(&s.image, work), weight: s.weight }).collect())

@@ -2,7 +2,7 @@
 //! 8/16/32): three contracting convs (BatchNorm folded, no norm), five
 //! residual blocks and three expanding convs, each of the last 13 convs
 //! followed by a conditional instance norm whose γ/β are affine in the
-//! 100-d style vector. Spec: `../shared/docs/network-specs.md` §3.
+//! 100-d style vector. Spec: `docs/network-specs.md` §3.
 //!
 //! Input RGB 0..1 `[N, 3, H, W]` with H, W multiples of 4 ([`Transfer::stylize`]
 //! pads any size); output RGB in (0, 1) (sigmoid).

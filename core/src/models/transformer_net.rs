@@ -17,13 +17,12 @@
 //! into an image).
 
 use crate::image::RgbImage;
-use crate::nn::{normalize, reflect_pad, upsample_nearest2x, InstanceStats, NormStats, ReflectConv, IN_EPS};
-use crate::tiling::{run_tiled, Tiling};
+use crate::nn::{normalize, reflect_pad, upsample_nearest2x, NormStats, ReflectConv, IN_EPS};
+use crate::nn::tiling::{run_with_norm_stats, Tiling};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Longest side at which a tiled run measures its whole-image norm statistics.
 pub const STATS_MAX_SIDE: usize = 1024;
@@ -187,21 +186,6 @@ impl TransformerNet {
         TransformerNet::new(cfg, vb).map_err(|e| Error::InvalidArgument(format!("not a fast_neural_style network: {e}")))
     }
 
-    /// Loads a `.pth` (pytorch/examples) or `.safetensors` (restyle's own) file.
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let tensors = restyle_weights::import::fast_pth::import(path)?;
-        Self::from_tensors(tensors.into_iter().collect(), device)
-    }
-
-    /// Loads safetensors bytes (the embedded default model, fp16 or f32).
-    pub fn from_safetensors_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?
-            .into_iter()
-            .map(|(k, v)| Ok((k, v.to_dtype(DType::F32)?)))
-            .collect::<Result<HashMap<_, _>>>()?;
-        Self::from_tensors(tensors, device)
-    }
-
     pub fn config(&self) -> Config {
         self.config
     }
@@ -242,11 +226,7 @@ impl TransformerNet {
             return Err(Error::InvalidArgument(format!("content image of {w}×{h} is too small (at least 10×10)")));
         }
         let x = x.to_device(&self.device)?.to_dtype(DType::F32)?;
-        if !tiling.needed(h, w) {
-            return Ok(self.stylize_with(&x, &mut NormStats::Own)?);
-        }
-        let stats = probe_stats(&x, stats_max_side, &self.device, |p, rec| self.stylize_with(p, rec).map(|_| ()))?;
-        Ok(run_tiled(&x, tiling, |t| self.stylize_with(t, &mut NormStats::replay(stats.clone())))?)
+        run_with_norm_stats(&x, tiling, stats_max_side, |t, stats| self.stylize_with(t, stats))
     }
 
     pub fn stylize(&self, content: &RgbImage, tiling: Tiling) -> Result<RgbImage> {
@@ -255,51 +235,6 @@ impl TransformerNet {
     }
 }
 
-/// Name of the embedded default network (trained by this project on
-/// `starry_night.jpg`; see `core/models/README.md`).
-pub const DEFAULT_MODEL: &str = "starry_night";
-
-/// Networks compiled into the binary: name → fp16 safetensors.
-pub const BUILTIN_MODELS: &[(&str, &[u8])] = &[("starry_night", include_bytes!("../models/starry_night.safetensors"))];
-
-/// The embedded default network (works offline, no download).
-pub fn default_model(device: &Device) -> Result<TransformerNet> {
-    load_model(DEFAULT_MODEL, device)
-}
-
-/// `--model NAME|PATH`: a built-in name, or a `.pth`/`.safetensors` file.
-pub fn load_model(name_or_path: &str, device: &Device) -> Result<TransformerNet> {
-    if let Some((_, bytes)) = BUILTIN_MODELS.iter().find(|(n, _)| *n == name_or_path) {
-        return TransformerNet::from_safetensors_bytes(bytes, device);
-    }
-    let p = Path::new(name_or_path);
-    if p.is_file() {
-        return TransformerNet::load(p, device);
-    }
-    let names: Vec<&str> = BUILTIN_MODELS.iter().map(|(n, _)| *n).collect();
-    Err(Error::InvalidArgument(format!(
-        "fast model '{name_or_path}' is neither a built-in model ({}) nor a file (.pth from pytorch/examples fast_neural_style, or .safetensors)",
-        names.join(", ")
-    )))
-}
-
-/// Runs `f` once on the whole image (downscaled to `max_side` if larger),
-/// recording every instance norm's statistics, for tiles to replay.
-pub fn probe_stats<F>(x: &Tensor, max_side: usize, device: &Device, mut f: F) -> Result<Vec<InstanceStats>>
-where
-    F: FnMut(&Tensor, &mut NormStats) -> candle_core::Result<()>,
-{
-    let (_, _, h, w) = x.dims4()?;
-    let probe = if h.max(w) > max_side {
-        let (pw, ph) = crate::image::fit_longest(w, h, max_side);
-        RgbImage::from_tensor(x)?.resize(pw, ph)?.to_tensor(device)?
-    } else {
-        x.clone()
-    };
-    let mut rec = NormStats::Record(Vec::new());
-    f(&probe, &mut rec)?;
-    Ok(rec.into_recorded())
-}
 
 #[cfg(test)]
 mod tests {

@@ -21,14 +21,13 @@
 use crate::image::RgbImage;
 use crate::nn::{upsample_nearest2x, ReflectConv};
 use crate::progress::{Control, Progress, ProgressFn};
-use crate::stylize::StyleImage;
-use crate::tiling::{run_tiled, Tiling};
+use crate::request::StyleImage;
+use crate::nn::tiling::{run_with_shared_stats, Tiling};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
 use restyle_weights::import::adain::Part;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// ε added to the feature variance, as the release's `calc_mean_std`.
 pub const EPS: f64 = 1e-5;
@@ -266,37 +265,6 @@ impl AdaIN {
         })
     }
 
-    /// The two files as users have them (`vgg_normalised.pth`,
-    /// `decoder.pth`), or their canonical safetensors.
-    pub fn from_files(vgg: &Path, decoder: &Path, device: &Device) -> Result<Self> {
-        let mut all = HashMap::new();
-        for (path, part) in [(vgg, Part::Vgg), (decoder, Part::Decoder)] {
-            for (k, v) in restyle_weights::import::adain::import_part(path, part)? {
-                all.insert(format!("{}.{k}", part.name()), v);
-            }
-        }
-        Self::from_tensors(all, device)
-    }
-
-    /// Each part from the file given, else from the catalog model `adain`
-    /// (a weights folder holding the upstream files by name, or the cache
-    /// after `restyle weights import`).
-    pub fn open(
-        vgg: Option<&Path>,
-        decoder: Option<&Path>,
-        weights: &restyle_weights::ResolveOptions,
-        device: &Device,
-    ) -> Result<Self> {
-        let catalog = restyle_weights::catalog::Catalog::builtin();
-        let path = |given: Option<&Path>, part: Part| -> Result<std::path::PathBuf> {
-            match given {
-                Some(p) => Ok(p.to_path_buf()),
-                None => Ok(catalog.resolve_part("adain", part.name(), weights)?),
-            }
-        };
-        Self::from_files(&path(vgg, Part::Vgg)?, &path(decoder, Part::Decoder)?, device)
-    }
-
     pub fn config(&self) -> Config {
         self.config
     }
@@ -352,20 +320,13 @@ impl AdaIN {
     /// tile normalised with the content statistics of the whole image
     /// (measured at up to `opts.stats_max_side`).
     pub fn transfer_tiled(&self, content: &Tensor, target: &MeanStd, alpha: f32, opts: &Options) -> Result<Tensor> {
-        let (_, _, h, w) = content.dims4()?;
-        if !opts.tiling.needed(h, w) {
-            return self.transfer(content, target, alpha);
-        }
-        let probe = if h.max(w) > opts.stats_max_side {
-            let (pw, ph) = crate::image::fit_longest(w, h, opts.stats_max_side);
-            RgbImage::from_tensor(content)?.resize(pw, ph)?.to_tensor(&self.device)?
-        } else {
-            content.clone()
-        };
-        let own = MeanStd::of(&self.encode(&probe)?)?;
-        Ok(run_tiled(content, opts.tiling, |tile| {
-            self.transfer_with(tile, Some(&own), target, alpha).map_err(|e| candle_core::Error::Msg(e.to_string()))
-        })?)
+        run_with_shared_stats(
+            content,
+            opts.tiling,
+            opts.stats_max_side,
+            |probe| Ok(MeanStd::of(&self.encode(probe)?)?),
+            |tile, own| self.transfer_with(tile, own, target, alpha),
+        )
     }
 
     /// One content image in a weighted mix of styles (each resized to
@@ -392,7 +353,7 @@ impl AdaIN {
         let mut stats = Vec::with_capacity(styles.len());
         for (i, s) in styles.iter().enumerate() {
             report(i)?;
-            let img = crate::arbitrary::style_input(&s.image, opts.style_size)?;
+            let img = crate::models::arbitrary::style_input(&s.image, opts.style_size)?;
             stats.push((self.style_stats(&img.to_tensor(&self.device)?)?, s.weight));
         }
         let target = MeanStd::mix(&stats)?;

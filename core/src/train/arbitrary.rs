@@ -14,13 +14,13 @@
 //! [`Arbitrary::load_dir`] reads, plus `checkpoint.json` (step) and
 //! `loss.csv`. Adam's moments are not saved (as in [`crate::train`]).
 
-use crate::arbitrary::{Arbitrary, PREDICT_ONNX, PREDICT_SAFETENSORS, TRANSFORM_ONNX, TRANSFORM_SAFETENSORS};
+use crate::models::arbitrary::{Arbitrary, PREDICT_ONNX, PREDICT_SAFETENSORS, TRANSFORM_ONNX, TRANSFORM_SAFETENSORS};
 use crate::image::RgbImage;
-use crate::loss;
+use crate::nst::loss;
 use crate::nn::NormStats;
 use crate::progress::ProgressFn;
 use crate::train::{content_images, random_crop, read_step, run_loop, StepLoss, TrainLoop, CONTENT_LAYER, STYLE_LAYERS};
-use crate::vgg::Vgg;
+use crate::models::vgg::Vgg;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
@@ -57,7 +57,7 @@ impl Default for ArbitraryTrainConfig {
     /// because this fine-tunes a trained network (at 64 px, 2e-4 already
     /// makes the predictor's vectors, and the style loss, jump).
     fn default() -> Self {
-        let t = crate::train::TrainConfig::default();
+        let t = crate::train::fast::TrainConfig::default();
         ArbitraryTrainConfig {
             style_dirs: Vec::new(),
             content_dirs: Vec::new(),
@@ -153,8 +153,8 @@ fn save_canonical(vm: &VarMap, part: &str, path: &Path) -> Result<()> {
 /// Both networks on the variables' current values.
 fn build(predict: &VarMap, transform: &VarMap, device: &Device) -> Result<Arbitrary> {
     Ok(Arbitrary {
-        predict: crate::arbitrary::StylePredict::new(VarBuilder::from_varmap(predict, DType::F32, device))?,
-        transfer: crate::arbitrary::Transfer::new(VarBuilder::from_varmap(transform, DType::F32, device))?,
+        predict: crate::models::arbitrary::StylePredict::new(VarBuilder::from_varmap(predict, DType::F32, device))?,
+        transfer: crate::models::arbitrary::Transfer::new(VarBuilder::from_varmap(transform, DType::F32, device))?,
         device: device.clone(),
     })
 }
@@ -277,15 +277,13 @@ impl ArbitraryTrainer {
         for (vm, name, part) in
             [(&self.predict_vars, PREDICT_SAFETENSORS, "predict"), (&self.transform_vars, TRANSFORM_SAFETENSORS, "transform")]
         {
-            let tmp = dir.join(format!("{name}.tmp"));
-            save_canonical(vm, part, &tmp)?;
-            std::fs::rename(&tmp, dir.join(name)).map_err(|e| Error::io(format!("write {}", dir.join(name).display()), e))?;
+            crate::fsio::write_atomic_via_path(&dir.join(name), |tmp| save_canonical(vm, part, tmp))?;
         }
         let json = format!(
             "{{\"step\": {}, \"size\": {}, \"style_size\": {}, \"batch\": {}}}\n",
             self.step, self.cfg.size, self.cfg.style_size, self.cfg.batch
         );
-        crate::image::write_atomic(&dir.join("checkpoint.json"), json.as_bytes())
+        crate::fsio::write_atomic(&dir.join("checkpoint.json"), json.as_bytes())
     }
 
     /// Trains up to `cfg.steps` (counting resumed steps) with the shared

@@ -2,18 +2,17 @@
 //! feed-forward network, conditional instance norm with one (γ, β) row per
 //! style. Blending styles is a convex combination of the rows.
 //!
-//! Layout (`../shared/docs/network-specs.md` §4): 3 contracting convs
+//! Layout (`docs/network-specs.md` §4): 3 contracting convs
 //! (9×9/1, 3×3/2, 3×3/2, all 32 wide), 6 residual blocks, 2 nearest ×2 +
 //! 3×3 convs (32→8→4) and a 9×9 conv to RGB with a sigmoid; every conv is
 //! reflect-padded, bias-free and followed by CIN. Input and output RGB 0..1.
 
 use crate::image::RgbImage;
 use crate::nn::{normalize, reflect_pad, upsample_nearest2x, NormStats, ReflectConv, IN_EPS};
-use crate::tiling::{run_tiled, Tiling};
+use crate::nn::tiling::{run_with_norm_stats, Tiling};
 use crate::{Error, Result};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{Device, Module, Tensor};
 use candle_nn::VarBuilder;
-use std::path::Path;
 
 pub use restyle_weights::import::multistyle26::NUM_STYLES;
 
@@ -90,33 +89,6 @@ impl MultiStyle26 {
         Ok(MultiStyle26 { contract, res, expand, num_styles: s, device: vb.device().clone() })
     }
 
-    /// Loads `multistyle26.onnx`, or its canonical safetensors (same names,
-    /// what `restyle_weights::resolve("multistyle26", …)` returns).
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let tensors = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
-            candle_core::safetensors::load(path, &Device::Cpu)?.into_iter().collect::<Vec<_>>()
-        } else {
-            restyle_weights::import::multistyle26::import(path)?
-        };
-        let vb = VarBuilder::from_tensors(tensors.into_iter().collect(), DType::F32, device);
-        Ok(Self::new(&Config::default(), vb)?)
-    }
-
-    /// Finds `multistyle26.onnx` in the weights directories (`--weights-dir`,
-    /// `RESTYLE_WEIGHTS_DIR`, `../shared/weights`) and loads it.
-    pub fn load_default(dirs: &[std::path::PathBuf], device: &Device) -> Result<Self> {
-        for d in dirs {
-            let p = d.join("multistyle26.onnx");
-            if p.is_file() {
-                return Self::load(&p, device);
-            }
-        }
-        Err(Error::InvalidArgument(format!(
-            "multistyle26.onnx not found in {}; pass --weights-dir or set RESTYLE_WEIGHTS_DIR",
-            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
-        )))
-    }
-
     pub fn num_styles(&self) -> usize {
         self.num_styles
     }
@@ -165,19 +137,13 @@ impl MultiStyle26 {
         }
         let blend = self.blend_tensor(weights)?;
         let x = x.to_device(&self.device)?;
-        if !tiling.needed(h, w) {
-            return Ok(self.stylize_with(&x, &blend, &mut NormStats::Own)?);
-        }
-        let stats = crate::transformer_net::probe_stats(&x, stats_max_side, &self.device, |p, rec| {
-            self.stylize_with(p, &blend, rec).map(|_| ())
-        })?;
-        Ok(run_tiled(&x, tiling, |t| self.stylize_with(t, &blend, &mut NormStats::replay(stats.clone())))?)
+        run_with_norm_stats(&x, tiling, stats_max_side, |t, stats| self.stylize_with(t, &blend, stats))
     }
 
     /// Stylizes a picture with a style blend (see [`parse_style_weights`]).
     pub fn stylize(&self, content: &RgbImage, weights: &[f32], tiling: Tiling) -> Result<RgbImage> {
         let x = content.to_tensor(&self.device)?;
-        let y = self.stylize_tensor(&x, weights, tiling, crate::transformer_net::STATS_MAX_SIDE)?;
+        let y = self.stylize_tensor(&x, weights, tiling, crate::models::transformer_net::STATS_MAX_SIDE)?;
         RgbImage::from_tensor(&y)
     }
 }
@@ -213,6 +179,7 @@ pub fn parse_style_weights(spec: &str, num_styles: usize) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::DType;
 
     #[test]
     fn style_weights_parse_and_normalise() {

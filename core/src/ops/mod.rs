@@ -1,0 +1,11 @@
+//! CPU kernels: what the layers in [`crate::nn`] lower to. Each kernel is a
+//! candle custom op (or a plain function on slices) tested against candle's
+//! own op, forward and gradients, on odd shapes. Nothing here knows about
+//! networks.
+
+pub mod conv;
+pub(crate) mod frozen_grad;
+pub(crate) mod gemm;
+pub(crate) mod norm;
+pub(crate) mod storage;
+pub(crate) mod winograd;
