@@ -8,7 +8,7 @@
 //! labels (class folders, CSV) count images only.
 
 use crate::layout::{Dataset, Format, Item, Record};
-use crate::{Error, Result};
+use crate::Result;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,6 +26,28 @@ pub struct ClassReport {
     pub classes: BTreeMap<String, ClassCounts>,
     /// The same per split (empty when the layout has no split level).
     pub splits: BTreeMap<String, BTreeMap<String, ClassCounts>>,
+    /// Label files that could not be read or parsed for counting (their
+    /// copies are still written byte for byte; only the counts leave them out).
+    pub unparsed: Vec<Unparsed>,
+}
+
+/// A label file left out of the class counts, and why.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Unparsed {
+    pub file: String,
+    pub reason: String,
+}
+
+/// The class of each object line of a YOLO label file (first field), read
+/// from bytes: labels are copied byte for byte, so their text may be in any
+/// encoding; a file that is not UTF-8 (or that holds NUL bytes) is not
+/// counted. Blank lines are ignored.
+pub fn yolo_classes(bytes: &[u8]) -> std::result::Result<Vec<&str>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to()))?;
+    if text.contains('\0') {
+        return Err("holds NUL bytes: not a text label file".into());
+    }
+    Ok(text.lines().filter_map(|line| line.split_whitespace().next()).collect())
 }
 
 /// The classes of one source image: class → objects (`None`: image-level label).
@@ -59,11 +81,13 @@ impl<'a> Counter<'a> {
     }
 
     /// Counts `outputs` images written from `item`.
+    /// A label file that cannot be read or parsed is listed in
+    /// [`ClassReport::unparsed`] and left out of the counts; it never fails.
     pub fn add(&mut self, item: &Item, outputs: usize) -> Result<()> {
         if outputs == 0 {
             return Ok(());
         }
-        let classes = self.classes_of(item)?;
+        let classes = self.classes_of(item);
         let split = self.split_of(item);
         let mut tables = vec![&mut self.report.classes];
         if let Some(s) = split {
@@ -81,19 +105,32 @@ impl<'a> Counter<'a> {
         Ok(())
     }
 
-    pub fn finish(self) -> ClassReport {
+    pub fn finish(mut self) -> ClassReport {
+        self.report.unparsed.sort();
+        self.report.unparsed.dedup();
         self.report
     }
 
-    fn classes_of(&self, item: &Item) -> Result<Classes> {
+    fn classes_of(&mut self, item: &Item) -> Classes {
         let mut out = Classes::new();
         match self.ds.format {
             Format::Yolo => {
                 for l in &item.labels {
                     let path = self.ds.root.join(l);
-                    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-                    for class in text.lines().filter_map(|line| line.split_whitespace().next()) {
-                        *out.entry(class.to_string()).or_insert(Some(0)).get_or_insert(0) += 1;
+                    let bytes = match std::fs::read(&path) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            self.report.unparsed.push(Unparsed { file: l.clone(), reason: format!("cannot read: {e}") });
+                            continue;
+                        }
+                    };
+                    match yolo_classes(&bytes) {
+                        Ok(classes) => {
+                            for class in classes {
+                                *out.entry(class.to_string()).or_insert(Some(0)).get_or_insert(0) += 1;
+                            }
+                        }
+                        Err(reason) => self.report.unparsed.push(Unparsed { file: l.clone(), reason }),
                     }
                 }
             }
@@ -115,7 +152,7 @@ impl<'a> Counter<'a> {
             }
             Format::Csv | Format::Segmentation => {}
         }
-        Ok(out)
+        out
     }
 
     /// The split an item belongs to, when the layout has a split level:

@@ -227,6 +227,9 @@ fn main() -> Result<()> {
                 limit: a.limit,
             };
             let s = run(&opts, &styles, engine.as_ref())?;
+            for k in &s.skipped_styles {
+                eprintln!("warning: style image {} left out: {}", k.source, k.reason);
+            }
             if !a.quiet {
                 eprintln!(
                     "shard {}: {} source images ({} already done), {} stylized in {:.1} s ({:.2} img/s), {} skipped",

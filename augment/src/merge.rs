@@ -4,7 +4,7 @@
 //! sharded runs call it once through `restyle-augment merge` after every
 //! shard has finished. The result does not depend on how the work was split.
 
-use crate::classes::{ClassCounts, Counter};
+use crate::classes::{ClassCounts, Counter, Unparsed};
 use crate::layout::{self, Dataset};
 use crate::manifest::{self, Entry, MANIFEST_FILE, REPORT_FILE};
 use crate::state::{self, RunConfig, ShardDone, Skipped};
@@ -42,6 +42,13 @@ pub struct Report {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub classes_per_split: BTreeMap<String, BTreeMap<String, ClassCounts>>,
     pub skipped: Vec<Skipped>,
+    /// Style images that could not be decoded, left out of the draw (`--styles DIR`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_styles: Vec<Skipped>,
+    /// Label files copied byte for byte but left out of the class counts
+    /// because they could not be read or parsed (e.g. not UTF-8).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unparsed_labels: Vec<Unparsed>,
 }
 
 /// Merges the finished shards of the run in `out` and writes the final files.
@@ -53,6 +60,7 @@ pub fn merge(out: &Path) -> Result<Report> {
         serde_json::from_str(&text).map_err(|e| Error::parse(&path, e.to_string()))?
     };
     let mut skipped = Vec::new();
+    let mut skipped_styles = Vec::new();
     let mut entries: HashMap<String, Entry> = HashMap::new();
     let mut missing = Vec::new();
     for i in 0..config.shards {
@@ -66,6 +74,7 @@ pub fn merge(out: &Path) -> Result<Report> {
         };
         let done: ShardDone = serde_json::from_str(&done).map_err(|e| Error::parse(state::done_path(out, shard), e.to_string()))?;
         skipped.extend(done.skipped);
+        skipped_styles.extend(done.skipped_styles);
         // Later lines win: a resumed run re-journals what it redid.
         for e in manifest::read_journal(&state::journal_path(out, shard))? {
             entries.insert(e.output.clone(), e);
@@ -96,10 +105,19 @@ pub fn merge(out: &Path) -> Result<Report> {
         )));
     }
     skipped.sort();
-    finalize(out, &ds, &config, &kept, skipped)
+    skipped_styles.sort();
+    skipped_styles.dedup();
+    finalize(out, &ds, &config, &kept, skipped, skipped_styles)
 }
 
-fn finalize(out: &Path, ds: &Dataset, config: &RunConfig, entries: &[Entry], skipped: Vec<Skipped>) -> Result<Report> {
+fn finalize(
+    out: &Path,
+    ds: &Dataset,
+    config: &RunConfig,
+    entries: &[Entry],
+    skipped: Vec<Skipped>,
+    skipped_styles: Vec<Skipped>,
+) -> Result<Report> {
     let mut by_source: HashMap<&str, Vec<&Entry>> = HashMap::new();
     for e in entries {
         by_source.entry(e.source.as_str()).or_default().push(e);
@@ -160,6 +178,8 @@ fn finalize(out: &Path, ds: &Dataset, config: &RunConfig, entries: &[Entry], ski
         classes: classes.classes,
         classes_per_split: classes.splits,
         skipped,
+        skipped_styles,
+        unparsed_labels: classes.unparsed,
     };
     write_file(out, REPORT_FILE, (serde_json::to_string_pretty(&report).expect("report serialises") + "\n").as_bytes())?;
     state::remove_stale_temporaries(out);

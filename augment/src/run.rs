@@ -56,6 +56,8 @@ pub struct RunSummary {
     pub processed: usize,
     pub stylized: usize,
     pub skipped: Vec<Skipped>,
+    /// Style images left out because they could not be decoded.
+    pub skipped_styles: Vec<Skipped>,
     pub seconds: f64,
     /// True when this run also wrote the final manifest/report (one shard).
     pub finalized: bool,
@@ -185,6 +187,17 @@ pub fn run(opts: &RunOptions, styles: &StyleSource, engine: &dyn Engine) -> Resu
     }
     let (input, out) = check_paths(&opts.input, &opts.output)?;
     let ds = open_dataset(&input, opts.format, opts.limit)?;
+    // Every style image is decoded before any work: an undecodable one is
+    // reported and left out of the draw (the run settings record the usable
+    // set, so removing it later still resumes).
+    let checked;
+    let (styles, skipped_styles) = match styles.without_undecodable()? {
+        Some((usable, bad)) => {
+            checked = usable;
+            (&checked, bad)
+        }
+        None => (styles, Vec::new()),
+    };
     std::fs::create_dir_all(&out).map_err(|e| Error::io(format!("cannot create {}", out.display()), e))?;
     let config = RunConfig {
         tool: "restyle-augment/1".into(),
@@ -336,13 +349,13 @@ pub fn run(opts: &RunOptions, styles: &StyleSource, engine: &dyn Engine) -> Resu
     bar.finish();
     skipped.sort();
     let seconds = started.elapsed().as_secs_f64();
-    let done = ShardDone { shard: shard.tag(), skipped: skipped.clone() };
+    let done = ShardDone { shard: shard.tag(), skipped: skipped.clone(), skipped_styles: skipped_styles.clone() };
     restyle_core::fsio::write_atomic(&done_path(&out, shard), serde_json::to_string_pretty(&done).expect("serialises").as_bytes())?;
     let finalized = shard.count == 1;
     if finalized {
         crate::merge::merge(&out)?;
     }
-    Ok(RunSummary { shard, sources, already_done, processed: total, stylized, skipped, seconds, finalized })
+    Ok(RunSummary { shard, sources, already_done, processed: total, stylized, skipped, skipped_styles, seconds, finalized })
 }
 
 fn prepared_style<'a>(

@@ -38,6 +38,9 @@ pub struct Skipped {
 pub struct ShardDone {
     pub shard: String,
     pub skipped: Vec<Skipped>,
+    /// Style images left out because they could not be decoded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_styles: Vec<Skipped>,
 }
 
 pub(crate) fn state_dir(out: &Path) -> PathBuf {

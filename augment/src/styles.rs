@@ -170,6 +170,37 @@ pub fn list_style_images(dir: &Path) -> Result<Vec<String>> {
 }
 
 impl StyleSource {
+    /// Style images are decoded once before a run starts, so that a corrupt
+    /// painting is found before any work rather than partway through: for
+    /// [`StyleSource::Images`], the source restricted to the images that
+    /// decode, and the others with the reason; `None` for every other
+    /// source (nothing to check). No usable image at all is an error.
+    ///
+    /// The run settings record the usable set ([`StyleSource::identity`] of
+    /// the result), so a run resumed after the user removed a bad painting
+    /// sees the same styles and continues.
+    pub fn without_undecodable(&self) -> Result<Option<(StyleSource, Vec<crate::state::Skipped>)>> {
+        let StyleSource::Images { dir, files } = self else { return Ok(None) };
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for f in files {
+            match restyle_core::image::load(dir.join(f)) {
+                Ok(_) => good.push(f.clone()),
+                Err(e) => bad.push(crate::state::Skipped { source: f.clone(), reason: format!("style image cannot be decoded: {e}") }),
+            }
+        }
+        if good.is_empty() {
+            let why: Vec<String> = bad.iter().map(|b| format!("{}: {}", b.source, b.reason)).collect();
+            return Err(Error::Usage(format!(
+                "none of the {} style images in {} can be decoded ({})",
+                files.len(),
+                dir.display(),
+                why.join("; ")
+            )));
+        }
+        Ok(Some((StyleSource::Images { dir: dir.clone(), files: good }, bad)))
+    }
+
     /// Number of style images, or `None` for random vectors (what [`crate::plan::plan`] takes).
     pub fn count(&self) -> Option<usize> {
         match self {

@@ -314,3 +314,121 @@ fn random_style_vectors_come_from_the_default_distribution() {
     assert_eq!(styles.len(), 14, "every stylized output has its own random style vector");
     assert!(styles.iter().all(|s| s.starts_with("random:")));
 }
+
+/// A small YOLO dataset of real coco128 files (images, labels, config files).
+fn coco_subset(root: &Path, stems: &[&str]) {
+    let src = restyle_weights::testing::shared_data_dir().join("coco128");
+    for f in ["classes.txt", "config.yaml"] {
+        write(&root.join(f), &std::fs::read(src.join(f)).unwrap());
+    }
+    for s in stems {
+        write(&root.join(format!("images/train2017/{s}.jpg")), &std::fs::read(src.join(format!("images/train2017/{s}.jpg"))).unwrap());
+        let label = src.join(format!("labels/train2017/{s}.txt"));
+        if label.exists() {
+            write(&root.join(format!("labels/train2017/{s}.txt")), &std::fs::read(label).unwrap());
+        }
+    }
+}
+
+fn sha_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    snapshot(dir)
+}
+
+/// Issue 19 item 4: a label file that is not UTF-8 used to fail the whole
+/// run at finalisation (all images written, exit 1, no manifest/report).
+/// Labels are bytes: copied byte for byte, and a file that cannot be parsed
+/// for the class counts is listed in the report, never fatal.
+#[test]
+fn non_utf8_label_is_copied_and_reported_never_fatal() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    coco_subset(&input, &["000000000009", "000000000025", "000000000030"]);
+    let latin1 = b"23 0.770336 0.489695 0.335891 0.697559 # caf\xe9\n45 0.5 0.5 0.1 0.1\n".to_vec();
+    write(&input.join("labels/train2017/000000000025.txt"), &latin1);
+    let before = sha_tree(&input);
+    let st = styles(&t.path().join("styles"));
+    let out = t.path().join("out");
+    let o = RunOptions { plan: PlanOptions { copies: 1, keep_originals: false, ..opts(&input, &out).plan }, ..opts(&input, &out) };
+    run(&o, &st, &Invert).unwrap();
+    assert_eq!(sha_tree(&input), before, "sources untouched");
+    let files = snapshot(&out);
+    assert_eq!(files["labels/train2017/000000000025.txt"], latin1, "copied byte for byte");
+    assert!(files.contains_key(MANIFEST_FILE));
+    let report: serde_json::Value = serde_json::from_slice(&files[REPORT_FILE]).unwrap();
+    assert_eq!(report["unparsed_labels"][0]["file"], "labels/train2017/000000000025.txt", "{report:#}");
+    assert!(report["unparsed_labels"][0]["reason"].as_str().unwrap().contains("UTF-8"));
+    assert_eq!(report["stylized"], 3, "the image itself is stylized");
+    // Other files still counted: 000000000009's classes are there.
+    assert!(report["classes"].as_object().is_some_and(|c| !c.is_empty()));
+    // A rerun (resume) succeeds the same way.
+    run(&RunOptions { resume: true, ..o }, &st, &Invert).unwrap();
+    assert_eq!(snapshot(&out), files);
+}
+
+/// Issue 19 item 3 (augment side): a truncated training image must be
+/// reported and skipped — no output, no label copy — not stylized as a
+/// half-grey picture. Relies on the core decoder rejecting truncated JPEGs.
+// Ignored until the core decoder fix (issue 19 item 3, core/src/image, another
+// engineer's work) lands: today the truncated JPEG decodes with a grey fill.
+#[test]
+#[ignore = "needs the core decoder to reject truncated JPEGs (issue 19 item 3)"]
+fn truncated_jpeg_is_skipped_with_its_labels() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    coco_subset(&input, &["000000000009", "000000000030"]);
+    let p = input.join("images/train2017/000000000009.jpg");
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() * 4 / 10]).unwrap();
+    let st = styles(&t.path().join("styles"));
+    let out = t.path().join("out");
+    run(&opts(&input, &out), &st, &Invert).unwrap();
+    let files = snapshot(&out);
+    assert!(!files.keys().any(|k| k.contains("000000000009")), "no output or label for a truncated image: {:?}", files.keys());
+    let report: serde_json::Value = serde_json::from_slice(&files[REPORT_FILE]).unwrap();
+    assert_eq!(report["skipped"][0]["source"], "images/train2017/000000000009.jpg", "{report:#}");
+    assert!(files.contains_key("images/train2017/000000000030_aug1.jpg"));
+}
+
+/// Issue 19 item 5: a corrupt painting in `--styles` killed the run partway,
+/// and after removing it the folder was refused even with `--resume`. Every
+/// style is decoded up front; a bad one is reported and left out of the
+/// draw, and the settings record the usable set, so removing it resumes.
+#[test]
+fn corrupt_style_image_is_reported_skipped_and_removing_it_resumes() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    yolo_dataset(&input);
+    let sdir = t.path().join("styles");
+    let good = styles(&sdir);
+    write(&sdir.join("aa-corrupt.jpg"), b"\xff\xd8\xff\xe0 this is not a painting");
+    let with_bad = StyleSource::Images { dir: sdir.clone(), files: vec!["a.png".into(), "aa-corrupt.jpg".into(), "b.png".into()] };
+    let out = t.path().join("out");
+    let s = run(&opts(&input, &out), &with_bad, &Invert).unwrap();
+    assert_eq!(s.skipped_styles.len(), 1);
+    assert_eq!(s.skipped_styles[0].source, "aa-corrupt.jpg");
+    let files = snapshot(&out);
+    let report: serde_json::Value = serde_json::from_slice(&files[REPORT_FILE]).unwrap();
+    assert_eq!(report["skipped_styles"][0]["source"], "aa-corrupt.jpg", "{report:#}");
+    assert!(!std::str::from_utf8(&files[MANIFEST_FILE]).unwrap().contains("aa-corrupt"), "never drawn");
+    // The same run as one with only the good styles.
+    let clean = t.path().join("clean");
+    run(&opts(&input, &clean), &good, &Invert).unwrap();
+    let strip = |mut m: BTreeMap<String, Vec<u8>>| {
+        m.remove(REPORT_FILE);
+        m
+    };
+    assert_eq!(strip(snapshot(&clean)), strip(files.clone()));
+    // The user removes the bad painting and resumes: accepted, nothing redone.
+    std::fs::remove_file(sdir.join("aa-corrupt.jpg")).unwrap();
+    let s = run(&RunOptions { resume: true, ..opts(&input, &out) }, &good, &Invert).unwrap();
+    assert_eq!(s.processed, 1, "only the corrupt content image is retried");
+    assert_eq!(snapshot(&out), snapshot(&clean));
+    // Every style corrupt: refused before any work.
+    let bad_only = t.path().join("bad-styles");
+    write(&bad_only.join("x.png"), b"");
+    let none = StyleSource::Images { dir: bad_only, files: vec!["x.png".into()] };
+    let out2 = t.path().join("out2");
+    let e = run(&opts(&input, &out2), &none, &Invert).unwrap_err().to_string();
+    assert!(e.contains("none of the 1 style images") && e.contains("x.png"), "{e}");
+    assert!(!out2.exists() || snapshot(&out2).is_empty(), "no work done");
+}
