@@ -131,3 +131,77 @@ fn twenty_training_steps_lower_the_loss_and_resume() {
     resumed.run(&mut |_p: &restyle_core::progress::Progress| restyle_core::progress::Control::Continue).unwrap();
     assert_eq!(std::fs::read_to_string(out.path().join("loss.csv")).unwrap().lines().count(), 23);
 }
+
+/// A PNG whose header reads but whose pixel data is corrupt: it passes the
+/// up-front header check and fails only when decoded for a batch.
+fn png_with_corrupt_pixels(path: &std::path::Path) {
+    let img = image::RgbImage::from_fn(40, 40, |x, y| image::Rgb([(x * 6) as u8, (y * 6) as u8, 90]));
+    img.save(path).unwrap();
+    let mut b = std::fs::read(path).unwrap();
+    let idat = b.windows(4).position(|w| w == b"IDAT").unwrap();
+    for v in &mut b[idat + 6..idat + 40] {
+        *v ^= 0x5a;
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+/// Issue 19 item 7: one undecodable content image among many killed
+/// `restyle train fast` at a random step. Undecodable images are dropped
+/// (up front when the header is bad, at the draw when the pixels are) with
+/// their reason; training fails only when none is usable.
+#[test]
+fn undecodable_content_images_are_skipped_not_fatal() {
+    let data = tempfile::tempdir().unwrap();
+    let coco = shared_data_dir().join("coco128/images/train2017");
+    for name in ["000000000009.jpg", "000000000025.jpg"] {
+        std::fs::copy(coco.join(name), data.path().join(name)).unwrap();
+    }
+    std::fs::write(data.path().join("empty.jpg"), b"").unwrap();
+    std::fs::write(data.path().join("garbage.png"), b"not an image at all").unwrap();
+    png_with_corrupt_pixels(&data.path().join("pixels.png"));
+    let dirs = vec![data.path().to_path_buf()];
+    let mut pool = restyle_core::train::ContentPool::new(&dirs).unwrap();
+    assert_eq!(pool.skipped.len(), 2, "empty and garbage dropped up front: {:?}", pool.skipped);
+    assert_eq!(pool.len(), 3);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+    for _ in 0..30 {
+        let img = pool.draw(&mut rng).unwrap();
+        assert!(img.width > 40, "only the real photos are returned");
+    }
+    assert_eq!(pool.len(), 2, "the corrupt-pixel PNG was dropped when drawn");
+    assert!(pool.skipped.iter().any(|(p, _)| p.ends_with("pixels.png")), "{:?}", pool.skipped);
+
+    // Nothing usable: a clear error, up front.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(bad.path().join("a.jpg"), b"").unwrap();
+    let e = restyle_core::train::ContentPool::new(&[bad.path().to_path_buf()]).err().unwrap().to_string();
+    assert!(e.contains("none of the 1 content images"), "{e}");
+    // Only a corrupt-pixel file: passes the header check, fails at the first draw with the same message.
+    let bad2 = tempfile::tempdir().unwrap();
+    png_with_corrupt_pixels(&bad2.path().join("p.png"));
+    let mut pool = restyle_core::train::ContentPool::new(&[bad2.path().to_path_buf()]).unwrap();
+    let e = pool.draw(&mut rng).err().unwrap().to_string();
+    assert!(e.contains("none of the 1 content images"), "{e}");
+
+    // Two training steps at a tiny size over the folder with the bad files.
+    let Some(vgg_path) = real_weights("vgg16-keras-imagenet.onnx") else { return };
+    let vgg = restyle_core::method::open::vgg(&vgg_path, restyle_core::models::vgg::Pooling::Max, &Device::Cpu).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        style: shared_data_dir().join("style/starry_night.jpg"),
+        content_dirs: dirs,
+        out_dir: out.path().to_path_buf(),
+        size: 16,
+        style_size: 32,
+        batch: 4,
+        steps: 2,
+        net: Config { c1: 4, c2: 8, c3: 8, num_res: 1 },
+        checkpoint_every: 10,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(cfg, vgg, &Device::Cpu).unwrap();
+    trainer.run(&mut |_p: &restyle_core::progress::Progress| restyle_core::progress::Control::Continue).unwrap();
+    assert_eq!(trainer.step, 2);
+    assert!(trainer.images.skipped.len() >= 2);
+    assert!(out.path().join("checkpoint.safetensors").is_file());
+}

@@ -19,7 +19,7 @@ use crate::image::RgbImage;
 use crate::nst::loss;
 use crate::nn::NormStats;
 use crate::progress::ProgressFn;
-use crate::train::{content_images, random_crop, read_step, run_loop, StepLoss, TrainLoop, CONTENT_LAYER, STYLE_LAYERS};
+use crate::train::{content_images, random_crop, ContentPool, read_step, run_loop, StepLoss, TrainLoop, CONTENT_LAYER, STYLE_LAYERS};
 use crate::models::vgg::Vgg;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor, Var};
@@ -167,7 +167,8 @@ pub struct ArbitraryTrainer {
     pub net: Arbitrary,
     vgg: Vgg,
     opt: candle_nn::AdamW,
-    contents: Vec<PathBuf>,
+    /// Content images (undecodable ones are dropped with a reason, see [`ContentPool`]).
+    pub contents: ContentPool,
     /// Style images, decoded once (few and reused every step).
     styles: Vec<RgbImage>,
     rng: rand::rngs::StdRng,
@@ -189,7 +190,7 @@ impl ArbitraryTrainer {
                 "training needs size ≥ 16 and a multiple of 4, style size ≥ 32, batch ≥ 1, steps ≥ 1".into(),
             ));
         }
-        let contents = content_images(&cfg.content_dirs)?;
+        let contents = ContentPool::new(&cfg.content_dirs)?;
         let styles = content_images(&cfg.style_dirs)
             .map_err(|e| Error::InvalidArgument(format!("style folders: {e}")))?
             .iter()
@@ -219,8 +220,8 @@ impl ArbitraryTrainer {
         let (b, s, ss) = (self.cfg.batch, self.cfg.size, self.cfg.style_size);
         let (mut c, mut st) = (Vec::with_capacity(b * 3 * s * s), Vec::with_capacity(b * 3 * ss * ss));
         for _ in 0..b {
-            let p = &self.contents[self.rng.gen_range(0..self.contents.len())];
-            c.extend(random_crop(&crate::image::load(p)?.rgb, s, &mut self.rng)?);
+            let img = self.contents.draw(&mut self.rng)?;
+            c.extend(random_crop(&img, s, &mut self.rng)?);
             let k = self.rng.gen_range(0..self.styles.len());
             st.extend(random_crop(&self.styles[k], ss, &mut self.rng)?);
         }

@@ -21,9 +21,9 @@ use crate::models::vgg::Vgg;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::path::PathBuf;
-use super::{content_images, random_crop, read_step, run_loop, StepLoss, TrainLoop, CONTENT_LAYER, STYLE_LAYERS};
+use super::{random_crop, read_step, ContentPool, run_loop, StepLoss, TrainLoop, CONTENT_LAYER, STYLE_LAYERS};
 
 /// Everything a training run needs.
 #[derive(Clone, Debug)]
@@ -80,7 +80,8 @@ pub struct Trainer {
     vgg: Vgg,
     opt: candle_nn::AdamW,
     style_grams: Vec<Tensor>,
-    images: Vec<PathBuf>,
+    /// Content images (undecodable ones are dropped with a reason, see [`ContentPool`]).
+    pub images: ContentPool,
     rng: rand::rngs::StdRng,
     pub step: usize,
     device: Device,
@@ -91,7 +92,7 @@ impl Trainer {
         if cfg.size < 16 || cfg.batch == 0 || cfg.steps == 0 {
             return Err(Error::InvalidArgument("training needs size ≥ 16, batch ≥ 1, steps ≥ 1".into()));
         }
-        let images = content_images(&cfg.content_dirs)?;
+        let images = ContentPool::new(&cfg.content_dirs)?;
         let mut varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let net = TransformerNet::new(cfg.net, vb)?;
@@ -117,9 +118,8 @@ impl Trainer {
         let s = self.cfg.size;
         let mut data = Vec::with_capacity(self.cfg.batch * 3 * s * s);
         for _ in 0..self.cfg.batch {
-            let p = &self.images[self.rng.gen_range(0..self.images.len())];
-            let img = crate::image::load(p)?;
-            data.extend(random_crop(&img.rgb, s, &mut self.rng)?);
+            let img = self.images.draw(&mut self.rng)?;
+            data.extend(random_crop(&img, s, &mut self.rng)?);
         }
         Ok(Tensor::from_vec(data, (self.cfg.batch, 3, s, s), &self.device)?)
     }

@@ -49,6 +49,83 @@ pub fn content_images(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// The content images of a training run, decoded lazily (a batch at a
+/// time). An image that cannot be read or decoded is dropped from the pool
+/// with its reason and another one is drawn, so one bad file among many
+/// never stops a run partway; training fails only when no image is usable.
+/// Files whose header cannot be read are dropped up front (cheap: no decode).
+pub struct ContentPool {
+    paths: Vec<PathBuf>,
+    total: usize,
+    /// Images dropped so far, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl ContentPool {
+    /// The images under `dirs` ([`content_images`]) whose header reads.
+    pub fn new(dirs: &[PathBuf]) -> Result<Self> {
+        let all = content_images(dirs)?;
+        let total = all.len();
+        let mut paths = Vec::with_capacity(total);
+        let mut skipped = Vec::new();
+        for p in all {
+            match image_header(&p) {
+                Ok(()) => paths.push(p),
+                Err(reason) => skipped.push((p, reason)),
+            }
+        }
+        let pool = ContentPool { paths, total, skipped };
+        pool.check_usable()?;
+        Ok(pool)
+    }
+
+    /// Images still in the pool.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.paths.is_empty() {
+            let first = self.skipped.first().map(|(p, r)| format!(" (e.g. {}: {r})", p.display())).unwrap_or_default();
+            return Err(Error::InvalidArgument(format!(
+                "none of the {} content images can be decoded{first}",
+                self.total
+            )));
+        }
+        Ok(())
+    }
+
+    /// A random image of the pool, decoded; undecodable ones are dropped.
+    pub fn draw(&mut self, rng: &mut impl Rng) -> Result<RgbImage> {
+        loop {
+            self.check_usable()?;
+            let k = rng.gen_range(0..self.paths.len());
+            match crate::image::load(&self.paths[k]) {
+                Ok(p) => return Ok(p.rgb),
+                Err(e) => {
+                    let p = self.paths.remove(k);
+                    self.skipped.push((p, e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Reads only an image's header (format and dimensions).
+fn image_header(p: &Path) -> std::result::Result<(), String> {
+    let r = image::ImageReader::open(p).map_err(|e| format!("cannot open: {e}"))?;
+    let r = r.with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
+    let (w, h) = r.into_dimensions().map_err(|e| format!("cannot decode: {e}"))?;
+    if w == 0 || h == 0 {
+        return Err(format!("empty image ({w}×{h})"));
+    }
+    Ok(())
+}
+
 /// A random `size`² crop (shorter side resized to `size`), randomly mirrored,
 /// CHW 0..1.
 pub fn random_crop(img: &RgbImage, size: usize, rng: &mut impl Rng) -> Result<Vec<f32>> {

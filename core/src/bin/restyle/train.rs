@@ -102,7 +102,13 @@ fn fast(a: FastArgs) -> Result<()> {
         seed: a.seed,
     };
     let mut trainer = Trainer::new(cfg, vgg, &device)?;
-    crate::train_bar::train_with_bar(&mut trainer, &a.out, a.steps, a.checkpoint_every)?;
+    let warned = crate::train_bar::warn_skipped(&trainer.images, 0);
+    let trained = crate::train_bar::train_with_bar(&mut trainer, &a.out, a.steps, a.checkpoint_every);
+    let skipped = crate::train_bar::warn_skipped(&trainer.images, warned);
+    trained?;
+    if skipped > 0 {
+        eprintln!("{skipped} content image(s) could not be decoded and were left out; {} used", trainer.images.len());
+    }
     let fp16 = a.out.join("model-fp16.safetensors");
     restyle_core::train::export_fp16(&trainer.varmap, &fp16)?;
     eprintln!("checkpoint {}; fp16 model {} (use: restyle stylize PHOTO --method fast --model {})",

@@ -92,7 +92,13 @@ pub fn run(a: ArbitraryArgs) -> Result<()> {
         seed: a.seed,
     };
     let mut trainer = ArbitraryTrainer::new(cfg, init, vgg, &device)?;
-    crate::train_bar::train_with_bar(&mut trainer, &a.out, a.steps, a.checkpoint_every)?;
+    let warned = crate::train_bar::warn_skipped(&trainer.contents, 0);
+    let trained = crate::train_bar::train_with_bar(&mut trainer, &a.out, a.steps, a.checkpoint_every);
+    let skipped = crate::train_bar::warn_skipped(&trainer.contents, warned);
+    trained?;
+    if skipped > 0 {
+        eprintln!("{skipped} content image(s) could not be decoded and were left out; {} used", trainer.contents.len());
+    }
     eprintln!(
         "checkpoint in {} (use: restyle stylize PHOTO --method arbitrary --weights-dir {})",
         a.out.display(),

@@ -41,3 +41,12 @@ pub fn train_with_bar(trainer: &mut impl TrainLoop, out_dir: &Path, steps: usize
     }
     Ok(())
 }
+
+/// Warns about the content images the trainer dropped (undecodable), from
+/// the `from`-th on; returns how many there are in all.
+pub fn warn_skipped(pool: &restyle_core::train::ContentPool, from: usize) -> usize {
+    for (p, reason) in pool.skipped.iter().skip(from) {
+        eprintln!("warning: content image {} skipped: {reason}", p.display());
+    }
+    pool.skipped.len()
+}
