@@ -11,8 +11,9 @@
 //! | [`models`] | the networks: config + `new(vb)` + `forward`, no file I/O |
 //! | [`nn`] | layers: padding, norms, reflect conv, tiling with shared statistics |
 //! | [`ops`] | CPU kernels the layers lower to (gemm, convolutions, norms) |
+//! | [`video`] | video: optical flow, temporal consistency, ffmpeg pipes, the frame pipeline |
 //! | [`image`] | codecs, resizing, colour |
-//! | [`device`], [`error`], [`progress`], [`fsio`] | leaves used everywhere |
+//! | [`device`], [`error`], [`progress`], [`fsio`], [`profile`] | leaves used everywhere |
 
 pub mod device;
 pub mod error;
@@ -23,9 +24,11 @@ pub mod models;
 pub mod nn;
 pub mod nst;
 pub mod ops;
+pub mod profile;
 pub mod progress;
 pub mod request;
 pub mod stylize;
 pub mod train;
+pub mod video;
 
 pub use error::{Error, Result};

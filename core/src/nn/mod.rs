@@ -37,6 +37,7 @@ fn reflect_dim(x: &Tensor, dim: usize, before: usize, after: usize) -> Result<Te
 
 /// Reflect padding of the two spatial axes: `top, bottom, left, right`.
 pub fn reflect_pad(x: &Tensor, top: usize, bottom: usize, left: usize, right: usize) -> Result<Tensor> {
+    let _span = crate::profile::span("padding", || format!("reflect {top}/{bottom}/{left}/{right} {:?}", x.dims()), 0);
     let x = reflect_dim(x, 2, top, bottom)?;
     reflect_dim(&x, 3, left, right)
 }
@@ -57,6 +58,7 @@ pub fn tf_same_pads(n: usize, k: usize, s: usize) -> (usize, usize) {
 /// Zero pads the spatial axes the way TF `SAME` does for this conv.
 pub fn tf_same_zero_pad(x: &Tensor, k: usize, s: usize) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
+    let _span = crate::profile::span("padding", || format!("zero (TF same) {:?}", x.dims()), 0);
     let (t, b) = tf_same_pads(h, k, s);
     let (l, r) = tf_same_pads(w, k, s);
     x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)
@@ -65,6 +67,7 @@ pub fn tf_same_zero_pad(x: &Tensor, k: usize, s: usize) -> Result<Tensor> {
 /// Nearest-neighbour ×2 upsampling: every pixel repeated 2×2.
 pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
+    let _span = crate::profile::span("upsample", || format!("nearest ×2 {:?}", x.dims()), 0);
     x.upsample_nearest2d(2 * h, 2 * w)
 }
 

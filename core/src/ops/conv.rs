@@ -107,6 +107,23 @@ impl Geometry {
         }
     }
 
+    /// Multiply-adds × 2 of the whole convolution.
+    fn flops(&self) -> u64 {
+        2 * (self.n * self.o * self.ho * self.wo * self.k()) as u64
+    }
+
+    /// The shape and the kernel that serves it, for the profile.
+    fn label(&self, kernel: Kernel) -> String {
+        let which = if self.winograd(kernel) {
+            "winograd"
+        } else if self.direct(kernel) {
+            "direct"
+        } else {
+            "im2col"
+        };
+        format!("{}x{} s{} {}→{} @ {}×{} [{which}]", self.kh, self.kw, self.stride, self.c, self.o, self.h, self.w)
+    }
+
     /// Rows of the unfolded input: one per (channel, ky, kx).
     fn k(&self) -> usize {
         self.c * self.kh * self.kw
@@ -214,6 +231,7 @@ impl CustomOp2 for Conv {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::new(l1.dims(), l2.dims(), self.stride)?;
+        let _span = crate::profile::span("conv", || g.label(self.kernel), g.flops());
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
         if g.winograd(self.kernel) {
             let u = winograd::filters(w, g.o, g.c, false);
@@ -275,6 +293,7 @@ impl CustomOp2 for InputGrad {
         let &[n, _, _, _] = l1.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let &[_, c, _, _] = l2.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let g = Geometry::new(&[n, c, self.h, self.w], l2.dims(), self.stride)?;
+        let _span = crate::profile::span("conv-grad-input", || g.label(self.kernel), g.flops());
         if l1.dims() != [g.n, g.o, g.ho, g.wo] {
             candle_core::bail!("conv2d grad: gradient {:?} does not match the output of {g:?}", l1.dims());
         }
@@ -318,6 +337,7 @@ impl CustomOp2 for WeightGrad {
         let &[_, o, _, _] = l2.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let &[_, c, _, _] = l1.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let g = Geometry::new(l1.dims(), &[o, c, self.kh, self.kw], self.stride)?;
+        let _span = crate::profile::span("conv-grad-weight", || g.label(Kernel::Im2col), g.flops());
         if l2.dims() != [g.n, g.o, g.ho, g.wo] {
             candle_core::bail!("conv2d grad: gradient {:?} does not match the output of {g:?}", l2.dims());
         }
@@ -399,6 +419,7 @@ impl CustomOp2 for Depthwise {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
         let (n, c, h, wd, ho, wo) = depthwise_geometry(l1.dims(), self.stride)?;
+        let _span = crate::profile::span("depthwise", || format!("3x3 s{} {c} @ {h}×{wd}", self.stride), (2 * 9 * n * c * ho * wo) as u64);
         let s = self.stride;
         let mut out = vec![0f32; n * c * ho * wo];
         out.par_chunks_mut(ho * wo).enumerate().for_each(|(p, y)| {

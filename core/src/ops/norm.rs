@@ -17,6 +17,7 @@ impl CustomOp1 for PlaneStats {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = l.shape().dims4()?;
+        let _span = crate::profile::span("norm", || format!("stats {c} @ {h}×{w}"), 0);
         let x = f32_slice(s, l)?;
         let mut out = vec![0f32; n * c * 2];
         out.par_chunks_mut(2).zip(x.par_chunks(h * w)).for_each(|(o, p)| {
@@ -41,7 +42,8 @@ impl CustomOp1 for PlaneAffine {
         "instance-norm-affine"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (_, _, h, w) = l.shape().dims4()?;
+        let (_, c, h, w) = l.shape().dims4()?;
+        let _span = crate::profile::span("norm", || format!("affine {c} @ {h}×{w}"), 0);
         let x = f32_slice(s, l)?;
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(i, (o, p))| {

@@ -31,12 +31,17 @@ pub enum BenchWhat {
     Arbitrary,
     /// 3×3 stride-1 convolution kernels: im2col vs Winograd, forward and input gradient (no peer).
     Conv,
+    /// Where one network's time goes (--net fast|multistyle26|arbitrary|gatys): ms and GFLOP/s by layer kind and shape.
+    Profile,
 }
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[arg(value_enum)]
     pub what: BenchWhat,
+    /// profile: the network (fast, multistyle26, arbitrary, gatys) [default: fast].
+    #[arg(long)]
+    pub net: Option<String>,
     /// Comma-separated sizes (square images).
     #[arg(long, value_delimiter = ',', default_value = "256,512")]
     pub sizes: Vec<usize>,
@@ -86,6 +91,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26"),
         BenchWhat::Arbitrary => crate::bench_arbitrary::run(&args),
         BenchWhat::Conv => crate::bench_conv::run(&args),
+        BenchWhat::Profile => crate::bench_profile::run(&args),
     }
 }
 
@@ -94,11 +100,11 @@ fn load_vgg(args: &BenchArgs, dev: &candle_core::Device) -> Result<Vgg> {
     restyle_core::method::open::vgg(&p, restyle_core::models::vgg::Pooling::Max, dev).with_context(|| format!("loading {}", p.display()))
 }
 
-fn square(path: &Path, size: usize) -> Result<RgbImage> {
+pub fn square(path: &Path, size: usize) -> Result<RgbImage> {
     Ok(image::load(path)?.rgb.resize(size, size)?)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
