@@ -21,6 +21,9 @@ pub enum Error {
     Cancelled,
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// Video input/output (the ffmpeg tools, containers, streams).
+    #[error("{0}")]
+    Video(String),
     #[error("{context}: {source}")]
     Io { context: String, #[source] source: std::io::Error },
 }

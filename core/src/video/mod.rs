@@ -10,6 +10,9 @@
 //! | [`ffmpeg`] | probing, decoding and encoding through the `ffmpeg` tool |
 //! | [`pipeline`] | decode → stylize → temporal → encode, in bounded threads |
 
+pub mod ffmpeg;
 pub mod flow;
+pub mod metrics;
+pub mod pipeline;
 pub mod temporal;
 pub mod warp;
