@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The Python package (issue 17, ffi/python): builds the wheel with maturin,
+# installs it into a fresh virtual environment and runs its pytest suite
+# there, against the installed wheel (not the source tree).
+#
+# The wheel is built in the dev profile on purpose: `cargo test --workspace`
+# has just built every dependency in target/debug at opt-level 3, so only
+# pyo3, numpy (the crate) and the extension itself compile here; a release
+# build would compile the whole dependency tree again.
+#
+# maturin (a build tool) lives in .venv-python, ignored by git; numpy,
+# pytest and Pillow come from pip's configured index into the test
+# environment. Called by .ci/run; RESTYLE_CI_PYTHON=0 skips it there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+python=${PYTHON:-python3}
+tools=.venv-python
+if [[ ! -x "$tools/bin/maturin" ]]; then
+    "$python" -m venv "$tools"
+    "$tools/bin/pip" install -q maturin
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# PYO3_PYTHON: the interpreter cargo test's build of the crate saw, so that
+# pyo3's build script does not rerun for another one.
+PYO3_PYTHON="$(command -v "$python")" "$tools/bin/maturin" build -q -m ffi/python/Cargo.toml --profile dev -o "$work/wheels"
+"$python" -m venv "$work/venv"
+"$work/venv/bin/pip" install -q "$work"/wheels/restyle-*.whl pytest pillow
+echo "python: wheel built and installed in $((SECONDS - start)) s"
+# From the tests' folder: `import restyle` finds the installed package only.
+(cd ffi/python/tests && "$work/venv/bin/python" -m pytest -q -p no:cacheprovider)
+echo "python: stage took $((SECONDS - start)) s"

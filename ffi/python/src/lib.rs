@@ -1,0 +1,382 @@
+//! `restyle._restyle`: the extension module under the Python package
+//! `restyle` (ffi/python/restyle/). A thin front end over
+//! `restyle_core::stylize::Stylizer`, like the CLI and the C ABI: method
+//! names, defaults and every check come from core; this file only turns
+//! Python values (numpy arrays, strings, numbers) into a `MethodSpec` and a
+//! `Request` and the result back into an array.
+//!
+//! - Work runs with the GIL released (`Python::detach`) on a rayon pool of
+//!   the engine's own, created lazily in each process: a forked child never
+//!   touches the pool (or the threads) of its parent.
+//! - Core errors become `restyle.Error` subclasses with the core's message;
+//!   a panic becomes `restyle.Error` too (`catch_unwind` at the boundary).
+
+mod pixels;
+
+use pixels::Layout;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+use restyle_core::device::DeviceChoice;
+use restyle_core::image::{Picture, RgbImage};
+use restyle_core::method::{self, MethodKind, MethodOptions, MethodSpec};
+use restyle_core::request::{PreserveColor, Request, StyleImage};
+use restyle_core::stylize::Stylizer;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Which `restyle.Error` subclass (defined in restyle/_errors.py) an error becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Error,
+    Weights,
+    InvalidInput,
+    Cancelled,
+    Device,
+}
+
+/// An error on its way to Python: the class and the library's message.
+#[derive(Debug)]
+struct BindError {
+    kind: Kind,
+    message: String,
+    /// A Python exception to re-raise as is.
+    python: Option<PyErr>,
+}
+
+impl BindError {
+    fn new(kind: Kind, message: impl Into<String>) -> Self {
+        BindError { kind, message: message.into(), python: None }
+    }
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Kind::InvalidInput, message)
+    }
+    /// Any failure while loading a method is about its weights, except a
+    /// device that cannot be used (as in the C ABI).
+    fn loading(e: restyle_core::Error) -> Self {
+        match e {
+            restyle_core::Error::Device(_) => e.into(),
+            e => Self::new(Kind::Weights, e.to_string()),
+        }
+    }
+}
+
+impl From<restyle_core::Error> for BindError {
+    fn from(e: restyle_core::Error) -> Self {
+        use restyle_core::Error as E;
+        let kind = match &e {
+            E::Weights(_) => Kind::Weights,
+            E::InvalidArgument(_) | E::InvalidImage(_) | E::ImageRead { .. } => Kind::InvalidInput,
+            E::Cancelled => Kind::Cancelled,
+            E::Device(_) => Kind::Device,
+            _ => Kind::Error,
+        };
+        BindError::new(kind, e.to_string())
+    }
+}
+
+impl From<restyle_weights::Error> for BindError {
+    fn from(e: restyle_weights::Error) -> Self {
+        BindError::new(Kind::Weights, e.to_string())
+    }
+}
+
+impl BindError {
+    fn into_py(self, py: Python<'_>) -> PyErr {
+        if let Some(e) = self.python {
+            return e;
+        }
+        let name = match self.kind {
+            Kind::Error => "Error",
+            Kind::Weights => "WeightsError",
+            Kind::InvalidInput => "InvalidInputError",
+            Kind::Cancelled => "CancelledError",
+            Kind::Device => "DeviceError",
+        };
+        match py.import("restyle._errors").and_then(|m| m.getattr(name)) {
+            Ok(cls) => match cls.cast_into::<PyType>() {
+                Ok(cls) => PyErr::from_type(cls, self.message),
+                Err(_) => pyo3::exceptions::PyRuntimeError::new_err(self.message),
+            },
+            Err(_) => pyo3::exceptions::PyRuntimeError::new_err(self.message),
+        }
+    }
+}
+
+type BindResult<T> = Result<T, BindError>;
+
+/// Runs `f`, turning a panic into `restyle.Error` (never a PanicException,
+/// never an abort).
+fn guarded<T>(f: impl FnOnce() -> BindResult<T>) -> BindResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(BindError::new(Kind::Error, format!("internal error in restyle (a bug, please report it): {what}")))
+        }
+    }
+}
+
+/// The method a call runs: the one named, else core's default for whether
+/// a style (painting or vector) is given; a multistyle26 id or blend can
+/// only mean multistyle26.
+#[pyfunction]
+#[pyo3(signature = (method=None, has_style=false, has_blend=false))]
+fn resolve_method(py: Python<'_>, method: Option<&str>, has_style: bool, has_blend: bool) -> PyResult<String> {
+    let r = guarded(|| {
+        Ok(match method {
+            Some(m) => m.parse::<MethodKind>()?,
+            None if has_blend => MethodKind::MultiStyle26,
+            None => MethodKind::default_for(has_style),
+        })
+    });
+    r.map(|k| k.name().to_string()).map_err(|e| e.into_py(py))
+}
+
+/// The names every front end accepts, with core's one-line summaries.
+#[pyfunction]
+fn methods() -> Vec<(&'static str, &'static str)> {
+    MethodKind::ALL.iter().map(|k| (k.name(), k.summary())).collect()
+}
+
+/// A method loaded in one process, with its own thread pool.
+struct Loaded {
+    pid: u32,
+    stylizer: Stylizer,
+    pool: rayon::ThreadPool,
+}
+
+/// A configured method; networks load on first use in each process.
+#[pyclass(module = "restyle._restyle")]
+struct Engine {
+    kind: MethodKind,
+    spec: MethodSpec,
+    device: DeviceChoice,
+    weights: restyle_weights::ResolveOptions,
+    num_threads: Option<usize>,
+    loaded: Mutex<Option<Arc<Loaded>>>,
+}
+
+impl Engine {
+    /// The loaded method of this process, loading it (or a new pool after a
+    /// fork) when needed. Called without the GIL.
+    fn loaded(&self) -> BindResult<Arc<Loaded>> {
+        let pid = std::process::id();
+        let mut slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = slot.as_ref() {
+            if l.pid == pid {
+                return Ok(l.clone());
+            }
+        }
+        let pool = self.pool()?;
+        let stylizer = match slot.take() {
+            // A forked child: the parent's networks were copied with the
+            // process and are usable; its pool's threads were not. The old
+            // pool is leaked (its threads do not exist here to be joined).
+            Some(old) => match Arc::try_unwrap(old) {
+                Ok(old) => {
+                    std::mem::forget(old.pool);
+                    old.stylizer
+                }
+                Err(shared) => {
+                    std::mem::forget(shared);
+                    self.load_method(&pool)?
+                }
+            },
+            None => self.load_method(&pool)?,
+        };
+        let l = Arc::new(Loaded { pid, stylizer, pool });
+        *slot = Some(l.clone());
+        Ok(l)
+    }
+
+    fn pool(&self) -> BindResult<rayon::ThreadPool> {
+        let mut b = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("restyle-{i}"));
+        if let Some(n) = self.num_threads {
+            b = b.num_threads(n);
+        }
+        b.build().map_err(|e| BindError::new(Kind::Error, format!("cannot start a thread pool: {e}")))
+    }
+
+    fn load_method(&self, pool: &rayon::ThreadPool) -> BindResult<Stylizer> {
+        let device = self.device.open()?;
+        let m = pool.install(|| method::load(self.spec.clone(), &self.weights, &device)).map_err(BindError::loading)?;
+        Ok(Stylizer::new(m, device))
+    }
+
+    /// One stylize call, without the GIL.
+    fn run(&self, content: &Picture, request: &Request) -> BindResult<Picture> {
+        // The same checks as every front end, before any weights load.
+        request.validate()?;
+        let l = self.loaded()?;
+        let out = l.pool.install(|| l.stylizer.stylize(content, request, &mut restyle_core::progress::silent()))?;
+        if !out.completed {
+            return Err(BindError::new(Kind::Cancelled, "cancelled before the optimisation finished"));
+        }
+        Ok(out.picture)
+    }
+}
+
+/// A style given to one call, already read from Python.
+enum Style {
+    None,
+    Image(RgbImage),
+    Path(PathBuf),
+    /// multistyle26: `7` or `3:0.5,12:0.5` (core parses it).
+    Blend(String),
+    Vector(Vec<f32>),
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    #[pyo3(signature = (method, model=None, device="auto", weights_dir=None, num_threads=None))]
+    fn new(py: Python<'_>, method: &str, model: Option<String>, device: &str, weights_dir: Option<PathBuf>, num_threads: Option<usize>) -> PyResult<Self> {
+        guarded(|| {
+            let kind: MethodKind = method.parse()?;
+            let spec = MethodSpec::new(kind, &MethodOptions { model, ..MethodOptions::default() })?;
+            let device: DeviceChoice = device.parse()?;
+            if num_threads == Some(0) {
+                return Err(BindError::invalid("num_threads must be at least 1 (or None for all cores)"));
+            }
+            // A folder that does not exist (given, or in RESTYLE_WEIGHTS_DIR)
+            // is an error, never silently skipped (as in the CLI).
+            let weights = restyle_weights::ResolveOptions { weights_dir, ..Default::default() };
+            weights.check()?;
+            Ok(Engine { kind, spec, device, weights, num_threads, loaded: Mutex::new(None) })
+        })
+        .map_err(|e| e.into_py(py))
+    }
+
+    /// The method's name as core spells it.
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Loads the networks now (else on first use).
+    fn load(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| guarded(|| self.loaded().map(|_| ()))).map_err(|e| e.into_py(py))
+    }
+
+    /// Stylizes `image` (a numpy array H×W[×C], uint8/uint16/float32, or a
+    /// path); returns a new array laid out like the input (for a path: like
+    /// the file, in its bit depth).
+    #[pyo3(signature = (image, *, style_image=None, style_path=None, style_blend=None, style_vector=None,
+        strength=1.0, preserve_color=None, size=None, style_size=None, seed=0, iterations=None, max_seconds=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn stylize<'py>(
+        &self,
+        py: Python<'py>,
+        image: &Bound<'py, PyAny>,
+        style_image: Option<&Bound<'py, PyAny>>,
+        style_path: Option<PathBuf>,
+        style_blend: Option<String>,
+        style_vector: Option<Vec<f32>>,
+        strength: f32,
+        preserve_color: Option<&str>,
+        size: Option<usize>,
+        style_size: Option<usize>,
+        seed: u64,
+        iterations: Option<usize>,
+        max_seconds: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let r = guarded(|| {
+            let given = [style_image.is_some(), style_path.is_some(), style_blend.is_some(), style_vector.is_some()];
+            if given.iter().filter(|g| **g).count() > 1 {
+                return Err(BindError::invalid("give one style: a painting, a multistyle26 id or blend, or a style vector"));
+            }
+            let style = if let Some(a) = style_image {
+                Style::Image(pixels::read(a, "style")?.0.rgb)
+            } else if let Some(p) = style_path {
+                Style::Path(p)
+            } else if let Some(b) = style_blend {
+                Style::Blend(b)
+            } else if let Some(v) = style_vector {
+                Style::Vector(v)
+            } else {
+                Style::None
+            };
+            let preserve_color = match preserve_color {
+                None => None,
+                Some(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "luminance" => Some(PreserveColor::Luminance),
+                    "histogram" => Some(PreserveColor::Histogram),
+                    other => return Err(BindError::invalid(format!("preserve_color '{other}': expected None, 'luminance' or 'histogram'"))),
+                },
+            };
+            let (content, layout) = match image.extract::<PathBuf>() {
+                Ok(path) if !image.hasattr("__array_interface__")? => {
+                    let p = restyle_core::image::load(&path)?;
+                    let layout = Layout::of_picture(&p);
+                    (p, layout)
+                }
+                _ => pixels::read(image, "image")?,
+            };
+            let request = Request { strength, preserve_color, working_size: size, style_size, seed, iterations, max_seconds, ..Request::default() };
+            Ok((content, layout, style, request))
+        });
+        let (content, layout, style, mut request) = r.map_err(|e| e.into_py(py))?;
+        let kind = self.kind;
+        let out = py
+            .detach(|| {
+                guarded(|| {
+                    match style {
+                        Style::None => {}
+                        Style::Image(image) => request.styles.push(StyleImage { image, weight: 1.0 }),
+                        Style::Path(p) => request.styles.push(StyleImage { image: restyle_core::image::load(&p)?.rgb, weight: 1.0 }),
+                        Style::Blend(spec) => {
+                            // Core's check and message for a blend with another method.
+                            MethodSpec::new(kind, &MethodOptions { style_blend: Some(spec.clone()), ..MethodOptions::default() })?;
+                            let n = restyle_core::models::multistyle::NUM_STYLES;
+                            request.style_vector = Some(restyle_core::models::multistyle::parse_style_weights(&spec, n)?);
+                        }
+                        Style::Vector(v) if kind == MethodKind::MultiStyle26 => request.style_vector = Some(method::normalised_blend(&v)?),
+                        Style::Vector(v) => request.style_vector = Some(v),
+                    }
+                    self.run(&content, &request)
+                })
+            })
+            .map_err(|e| e.into_py(py))?;
+        pixels::write(py, &out, &layout, image)
+    }
+
+    /// The style vector of a painting (arbitrary method): 100 floats.
+    #[pyo3(signature = (painting, style_size=None))]
+    fn style_vector(&self, py: Python<'_>, painting: &Bound<'_, PyAny>, style_size: Option<usize>) -> PyResult<Vec<f32>> {
+        let image = guarded(|| match painting.extract::<PathBuf>() {
+            Ok(path) if !painting.hasattr("__array_interface__")? => Ok(restyle_core::image::load(&path)?.rgb),
+            _ => Ok(pixels::read(painting, "painting")?.0.rgb),
+        })
+        .map_err(|e| e.into_py(py))?;
+        py.detach(|| {
+            guarded(|| {
+                if style_size == Some(0) {
+                    return Err(BindError::invalid("style size must be positive"));
+                }
+                let l = self.loaded()?;
+                Ok(l.pool.install(|| l.stylizer.style_vector(&image, style_size))?)
+            })
+        })
+        .map_err(|e| e.into_py(py))
+    }
+}
+
+impl From<PyErr> for BindError {
+    fn from(e: PyErr) -> Self {
+        BindError { kind: Kind::Error, message: String::new(), python: Some(e) }
+    }
+}
+
+#[pymodule]
+fn _restyle(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Engine>()?;
+    m.add_function(wrap_pyfunction!(resolve_method, m)?)?;
+    m.add_function(wrap_pyfunction!(methods, m)?)?;
+    Ok(())
+}
