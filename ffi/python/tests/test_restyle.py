@@ -196,6 +196,10 @@ def test_multistyle26_ids_and_blends(weights_dir):
     blend = restyle.stylize(a, style={3: 0.5, 12: 0.5}, weights_dir=weights_dir)
     assert not np.array_equal(seven, three) and not np.array_equal(blend, three)
     assert np.array_equal(restyle.stylize(a, style={7: 1.0}, weights_dir=weights_dir), seven)
+    # 26 blend weights as a vector (normalised by the library)
+    w = np.zeros(26, np.float32)
+    w[7] = 2.0
+    assert np.array_equal(restyle.Stylizer("multistyle26", weights_dir=weights_dir)(a, style=w), seven)
     with pytest.raises(restyle.InvalidInputError, match="out of range"):
         restyle.stylize(a, style=26, weights_dir=weights_dir)
     with pytest.raises(restyle.InvalidInputError, match="multistyle26"):
