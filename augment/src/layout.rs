@@ -250,8 +250,10 @@ pub fn open(root: &Path, format: Option<Format>) -> Result<Dataset> {
         Format::Coco => {
             let files = coco_candidates(root)?;
             if files.is_empty() {
+                let problems = json_problems(root);
+                let why = if problems.is_empty() { String::new() } else { format!(" ({})", problems.join("; ")) };
                 return Err(Error::Layout(format!(
-                    "{}: no COCO JSON (with \"images\" and \"annotations\") at the root or in annotations/",
+                    "{}: no COCO JSON (with \"images\" and \"annotations\") at the root or in annotations/{why}",
                     root.display()
                 )));
             }
@@ -336,14 +338,30 @@ fn coco_candidates(root: &Path) -> Result<Vec<(String, serde_json::Value)>> {
     }
     let mut out = Vec::new();
     for rel in paths {
-        let path = root.join(&rel);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        // Bytes, not text: a JSON file that is not UTF-8 is not a candidate
+        // (and is named by `json_problems`), never a failure of the layout.
+        let Ok(json) = read_json(root, &rel) else { continue };
         if json.get("images").is_some_and(|v| v.is_array()) && json.get("annotations").is_some_and(|v| v.is_array()) {
             out.push((rel, json));
         }
     }
     Ok(out)
+}
+
+fn read_json(root: &Path, rel: &str) -> std::result::Result<serde_json::Value, String> {
+    let bytes = std::fs::read(root.join(rel)).map_err(|e| format!("cannot read: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+/// The root / annotations JSON files that cannot be read or parsed, with the
+/// reason (for the message when no COCO JSON is found).
+fn json_problems(root: &Path) -> Vec<String> {
+    let mut paths: Vec<String> = root_files(root).unwrap_or_default().into_iter().filter(|f| f.ends_with(".json")).collect();
+    let ann = root.join("annotations");
+    if ann.is_dir() {
+        paths.extend(files_under(root, &ann).unwrap_or_default().into_iter().filter(|f| f.ends_with(".json") && f.matches('/').count() == 1));
+    }
+    paths.into_iter().filter_map(|rel| read_json(root, &rel).err().map(|e| format!("{rel}: {e}"))).collect()
 }
 
 /// Which folder `file_name` is relative to: the first candidate in which the
@@ -369,7 +387,9 @@ fn coco_image_prefix(root: &Path, rel: &str, json: &serde_json::Value) -> String
 fn csv_candidate(root: &Path) -> Result<Option<String>> {
     for name in root_files(root)?.into_iter().filter(|f| f.to_ascii_lowercase().ends_with(".csv")) {
         let path = root.join(&name);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        // A CSV that is not UTF-8 text is not a label table we can rewrite.
+        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
         let first = text.lines().next().unwrap_or("");
         if split_record(first).iter().any(|h| CSV_PATH_COLUMNS.contains(&unquote(h).trim().to_ascii_lowercase().as_str())) {
             return Ok(Some(name));
