@@ -303,7 +303,7 @@ impl EncodeOptions {
 impl Encoder {
     /// Starts ffmpeg writing `target` (through a temporary file beside it).
     /// The audio of `source` over the same `clip` is copied, or re-encoded
-    /// as AAC when the target's container does not take it as it is.
+    /// (AAC; Opus for WebM) when the target's container does not take it as it is.
     pub fn create(target: &Path, source: &Path, info: &VideoInfo, clip: &Clip, width: usize, height: usize, opts: &EncodeOptions) -> Result<Encoder> {
         clip.validate()?;
         let codec = opts.codec_for(target);
@@ -407,7 +407,8 @@ impl Drop for Encoder {
 }
 
 /// `copy` when the target's container takes the source's audio as it is,
-/// else `aac`: a quick trial mux of a fraction of a second decides.
+/// else a codec it takes (Opus for WebM, AAC elsewhere): a quick trial mux
+/// of a fraction of a second decides.
 fn audio_codec(source: &Path, clip: &Clip, ext: &str) -> Result<String> {
     let trial = tempfile::Builder::new()
         .prefix(".restyle-audio-")
@@ -421,7 +422,8 @@ fn audio_codec(source: &Path, clip: &Clip, ext: &str) -> Result<String> {
     cmd.arg("-i").arg(source).args(["-map", "0:a:0", "-c:a", "copy", "-t", "0.2"]).arg(&*trial);
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let ok = spawn("ffmpeg", &mut cmd)?.wait().map(|s| s.success()).unwrap_or(false);
-    Ok(if ok { "copy" } else { "aac" }.into())
+    let fallback = if ext.eq_ignore_ascii_case("webm") { "libopus" } else { "aac" };
+    Ok(if ok { "copy" } else { fallback }.into())
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ mod stylize;
 mod train;
 mod train_arbitrary;
 mod train_bar;
+mod video;
+mod video_metrics;
 mod weights;
 
 #[derive(Parser)]
@@ -36,6 +38,10 @@ enum Command {
     StyleVector(style_vector::StyleVectorArgs),
     /// Train a network: restyle train fast --style PAINTING --content-dir DIR.
     Train(train::TrainArgs),
+    /// Stylize a video, flicker-free, audio kept: restyle video IN --style PAINTING -o OUT.mp4 (needs ffmpeg).
+    Video(video::VideoArgs),
+    /// Flicker of a stylized video: warping error and deviation from per-frame stylization.
+    VideoMetrics(video_metrics::VideoMetricsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +52,8 @@ fn main() -> anyhow::Result<()> {
         Command::Stylize(args) => stylize::run(args),
         Command::StyleVector(args) => style_vector::run(args),
         Command::Train(args) => train::run(args),
+        Command::Video(args) => video::run(args),
+        Command::VideoMetrics(args) => video_metrics::run(args),
         Command::Info => {
             let dev = restyle_core::device::DeviceChoice::Auto.open()?;
             println!("restyle {}", env!("CARGO_PKG_VERSION"));

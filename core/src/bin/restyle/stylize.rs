@@ -35,6 +35,18 @@ pub enum PreserveArg {
 pub struct StylizeArgs {
     /// The photo to stylize.
     pub content: PathBuf,
+    #[command(flatten)]
+    pub style: StyleArgs,
+    /// Output file (.png, .jpg, .webp, .tif); default CONTENT-stylized.png beside the content.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub gatys: crate::gatys_args::GatysArgs,
+}
+
+/// The method and style options shared by `stylize` and `video`.
+#[derive(Args, Debug)]
+pub struct StyleArgs {
     /// Style image(s); repeat to blend several.
     #[arg(long = "style")]
     pub styles: Vec<PathBuf>,
@@ -84,11 +96,80 @@ pub struct StylizeArgs {
     pub weights_dir: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output file (.png, .jpg, .webp, .tif); default CONTENT-stylized.png beside the content.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    #[command(flatten)]
-    pub gatys: crate::gatys_args::GatysArgs,
+}
+
+/// What the style options describe, before anything is loaded.
+pub struct Plan {
+    pub kind: MethodKind,
+    pub spec: MethodSpec,
+    pub request: Request,
+}
+
+impl StyleArgs {
+    /// Checks the options against the method and builds its spec and the
+    /// request (style images read, style vector loaded); `vgg` is the
+    /// optimisation methods' network choice. The per-method policy is core's.
+    pub fn plan(&self, kind: MethodKind, vgg: Option<String>) -> Result<Plan> {
+        let args = self;
+        let has_style = !args.styles.is_empty() || args.style_vector.is_some();
+        if kind.needs_style() && !has_style {
+            bail!("the {kind} method needs a style: --style PAINTING (repeatable){}", if kind.takes_style_vector() { " or --style-vector FILE" } else { "" });
+        }
+        if args.style_vector.is_some() && !args.styles.is_empty() {
+            bail!("give either --style or --style-vector, not both");
+        }
+        if !args.style_weights.is_empty() && args.style_weights.len() != args.styles.len() {
+            bail!("--style-weights has {} values for {} --style images", args.style_weights.len(), args.styles.len());
+        }
+        let defaults = method::DEFAULT_TILING;
+        let tiling = (args.tile.is_some() || args.tile_overlap.is_some())
+            .then(|| Tiling { tile: args.tile.unwrap_or(defaults.tile), overlap: args.tile_overlap.unwrap_or(defaults.overlap) });
+        // One spec builder for every front end: options that do not apply to
+        // the method are refused there, not ignored.
+        let options = MethodOptions {
+            model: if kind.is_optimisation() { vgg } else { args.model.clone() },
+            style_blend: args.style_id.clone(),
+            adain_vgg: args.adain_vgg.clone(),
+            adain_decoder: args.adain_decoder.clone(),
+            tiling,
+            ..MethodOptions::default()
+        };
+        if kind.is_optimisation() && args.model.is_some() {
+            bail!("--model is for --method fast; the optimisation methods take --vgg");
+        }
+        let spec = MethodSpec::new(kind, &options)?;
+        let style_vector = match &args.style_vector {
+            Some(p) => Some(arbitrary::load_style_vector(p)?),
+            None => None,
+        };
+        let mut styles = Vec::new();
+        for (i, p) in args.styles.iter().enumerate() {
+            let weight = args.style_weights.get(i).copied().unwrap_or(1.0);
+            styles.push(StyleImage { image: image::load(p)?.rgb, weight });
+        }
+        let request = Request {
+            styles,
+            strength: args.strength,
+            preserve_color: args.preserve_color.map(|p| match p {
+                PreserveArg::Luminance => PreserveColor::Luminance,
+                PreserveArg::Histogram => PreserveColor::Histogram,
+            }),
+            // Per-method defaults (Gatys' preset size, AdaIN's cap) are the Stylizer's.
+            working_size: args.size,
+            seed: args.seed,
+            style_vector,
+            style_size: args.style_size,
+            ..Request::default()
+        };
+        // Checked before the (slow) loading; the Stylizer checks it again.
+        request.validate()?;
+        Ok(Plan { kind, spec, request })
+    }
+
+    /// The method asked for, or the default for the styles given.
+    pub fn kind(&self) -> MethodKind {
+        self.method.unwrap_or(MethodKind::default_for(!self.styles.is_empty() || self.style_vector.is_some()))
+    }
 }
 
 /// Resolve options honouring `--weights-dir`; a folder that does not exist
@@ -109,67 +190,18 @@ fn default_output(content: &Path) -> PathBuf {
 }
 
 pub fn run(args: StylizeArgs) -> Result<()> {
-    let device: DeviceChoice = args.device.parse().with_context(|| format!("--device {}", args.device))?;
-    let has_style = !args.styles.is_empty() || args.style_vector.is_some();
-    let mut kind = args.method.unwrap_or(MethodKind::default_for(has_style));
+    let device: DeviceChoice = args.style.device.parse().with_context(|| format!("--device {}", args.style.device))?;
+    let mut kind = args.style.kind();
     if kind == MethodKind::Gatys && args.gatys.preset == Some(crate::gatys_args::Preset::Improved) {
         kind = MethodKind::GatysImproved;
     }
-    if kind.needs_style() && !has_style {
-        bail!("the {kind} method needs a style: --style PAINTING (repeatable){}", if kind.takes_style_vector() { " or --style-vector FILE" } else { "" });
-    }
-    if args.style_vector.is_some() && !args.styles.is_empty() {
-        bail!("give either --style or --style-vector, not both");
-    }
-    if !args.style_weights.is_empty() && args.style_weights.len() != args.styles.len() {
-        bail!("--style-weights has {} values for {} --style images", args.style_weights.len(), args.styles.len());
-    }
-    let defaults = method::DEFAULT_TILING;
-    let tiling = (args.tile.is_some() || args.tile_overlap.is_some())
-        .then(|| Tiling { tile: args.tile.unwrap_or(defaults.tile), overlap: args.tile_overlap.unwrap_or(defaults.overlap) });
-    // One spec builder for every front end: options that do not apply to
-    // the method are refused there, not ignored.
-    let options = MethodOptions {
-        model: if kind.is_optimisation() { args.gatys.vgg.clone() } else { args.model.clone() },
-        style_blend: args.style_id.clone(),
-        adain_vgg: args.adain_vgg.clone(),
-        adain_decoder: args.adain_decoder.clone(),
-        tiling,
-        ..MethodOptions::default()
-    };
-    if kind.is_optimisation() && args.model.is_some() {
-        bail!("--model is for --method fast; the optimisation methods take --vgg");
-    }
-    let spec = MethodSpec::new(kind, &options)?;
-    let style_vector = match &args.style_vector {
-        Some(p) => Some(arbitrary::load_style_vector(p)?),
-        None => None,
-    };
-    let mut styles = Vec::new();
-    for (i, p) in args.styles.iter().enumerate() {
-        let weight = args.style_weights.get(i).copied().unwrap_or(1.0);
-        styles.push(StyleImage { image: image::load(p)?.rgb, weight });
-    }
-    let request = Request {
-        styles,
-        strength: args.strength,
-        preserve_color: args.preserve_color.map(|p| match p {
-            PreserveArg::Luminance => PreserveColor::Luminance,
-            PreserveArg::Histogram => PreserveColor::Histogram,
-        }),
-        // Per-method defaults (Gatys' preset size, AdaIN's cap) are the Stylizer's.
-        working_size: args.size,
-        seed: args.seed,
-        style_vector,
-        style_size: args.style_size,
-        iterations: args.gatys.iterations,
-        max_seconds: args.gatys.max_seconds,
-    };
-    // Checked before the (slow) loading; the Stylizer checks it again.
+    let Plan { spec, mut request, .. } = args.style.plan(kind, args.gatys.vgg.clone())?;
+    request.iterations = args.gatys.iterations;
+    request.max_seconds = args.gatys.max_seconds;
     request.validate()?;
     let content = image::load(&args.content)?;
     let device = device.open()?;
-    let weights = resolve_options(args.weights_dir.as_deref())?;
+    let weights = resolve_options(args.style.weights_dir.as_deref())?;
     let out_path = args.output.clone().unwrap_or_else(|| default_output(&args.content));
     let method = match spec {
         MethodSpec::Gatys { preset, .. } => crate::gatys_args::method(&args.gatys, preset, &weights, &device, &out_path)?,
