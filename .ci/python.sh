@@ -9,8 +9,9 @@
 # build would compile the whole dependency tree again.
 #
 # maturin (a build tool) lives in .venv-python, ignored by git; numpy,
-# pytest and Pillow come from pip's configured index into the test
-# environment. Called by .ci/run; RESTYLE_CI_PYTHON=0 skips it there.
+# pytest, Pillow and albumentations 2.0.8 (MIT, no torch: ~15 s to install)
+# come from pip's configured index into the test environment.
+# Called by .ci/run; RESTYLE_CI_PYTHON=0 skips it there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -26,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 # pyo3's build script does not rerun for another one.
 PYO3_PYTHON="$(command -v "$python")" "$tools/bin/maturin" build -q -m ffi/python/Cargo.toml --profile dev -o "$work/wheels"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/pip" install -q "$work"/wheels/restyle-*.whl pytest pillow
+"$work/venv/bin/pip" install -q "$work"/wheels/restyle-*.whl pytest pillow "albumentations==2.0.8"
 echo "python: wheel built and installed in $((SECONDS - start)) s"
 # From the tests' folder: `import restyle` finds the installed package only.
 (cd ffi/python/tests && "$work/venv/bin/python" -m pytest -q -p no:cacheprovider)
