@@ -342,7 +342,11 @@ impl Engine {
                 })
             })
             .map_err(|e| e.into_py(py))?;
-        pixels::write(py, &out, &layout, image)
+        // The result's array, under the same guard (a panic is never a PanicException).
+        match catch_unwind(AssertUnwindSafe(|| pixels::write(py, &out, &layout, image))) {
+            Ok(r) => r,
+            Err(_) => Err(BindError::new(Kind::Error, "internal error in restyle (a bug, please report it) while writing the result").into_py(py)),
+        }
     }
 
     /// The style vector of a painting (arbitrary method): 100 floats.
