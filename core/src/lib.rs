@@ -13,8 +13,10 @@
 //! | [`ops`] | CPU kernels the layers lower to (gemm, convolutions, norms) |
 //! | [`video`] | video: optical flow, temporal consistency, ffmpeg pipes, the frame pipeline |
 //! | [`image`] | codecs, resizing, colour |
+//! | [`budget`] | the memory budget: a request's estimated working memory, checked before allocating |
 //! | [`device`], [`error`], [`progress`], [`fsio`], [`profile`] | leaves used everywhere |
 
+pub mod budget;
 pub mod device;
 pub mod error;
 pub mod fsio;

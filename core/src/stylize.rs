@@ -3,7 +3,9 @@
 //! content picture (+ style images) into a stylized picture of the same size,
 //! alpha kept untouched.
 
-use crate::image::{Picture, RgbImage};
+use crate::budget;
+use crate::image::{fit_longest, Picture, RgbImage};
+use crate::models::arbitrary::style_input_size;
 use crate::method::{Method, MethodKind, ADAIN_WORKING_SIZE};
 use crate::request::{PreserveColor, Request, StyleImage, Stylized};
 use crate::progress::{Control, Progress, ProgressFn};
@@ -13,11 +15,69 @@ use candle_core::Device;
 pub struct Stylizer {
     pub method: Method,
     pub device: Device,
+    /// The memory limit for one request; `None`: [`budget::limit`]
+    /// (`RESTYLE_MAX_MEMORY`, else half the physical memory).
+    memory_limit: Option<u64>,
 }
 
 impl Stylizer {
     pub fn new(method: Method, device: Device) -> Self {
-        Stylizer { method, device }
+        Stylizer { method, device, memory_limit: None }
+    }
+
+    /// Refuse requests estimated to need more than `bytes` (instead of the
+    /// environment's or the default limit, [`budget::limit`]).
+    pub fn with_memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// The limit requests are checked against.
+    pub fn memory_limit(&self) -> Result<u64> {
+        self.memory_limit.map_or_else(budget::limit, Ok)
+    }
+
+    /// The sizes `request` works at for a `width × height` content, and the
+    /// size each style image is resized to; nothing is allocated.
+    pub fn sizes(&self, width: usize, height: usize, request: &Request) -> budget::Sizes {
+        let work = match request.working_size.or_else(|| self.default_working_size(width.max(height))) {
+            Some(s) => fit_longest(width, height, s),
+            None => (width, height),
+        };
+        let styles = request
+            .styles
+            .iter()
+            .map(|s| {
+                let (w, h) = (s.image.width, s.image.height);
+                match &self.method {
+                    Method::Arbitrary(_, o) => style_input_size(w, h, request.style_size.unwrap_or(o.style_size)),
+                    Method::AdaIN(_, o) => style_input_size(w, h, request.style_size.unwrap_or(o.style_size)),
+                    Method::Gatys(g) => g.style_size_for(work, (w, h)),
+                    _ => (w, h),
+                }
+            })
+            .collect();
+        budget::Sizes { content: (width, height), work, styles }
+    }
+
+    /// Checks, before anything is allocated, that the request's sizes suit
+    /// the method (a minimum working size) and fit the memory limit.
+    pub fn check_sizes(&self, width: usize, height: usize, request: &Request) -> Result<budget::Estimate> {
+        let sizes = self.sizes(width, height, request);
+        if let Method::Gatys(g) = &self.method {
+            g.check_sizes(sizes.content, sizes.work, &sizes.styles)?;
+        }
+        let estimate = budget::estimate(&self.method, &sizes);
+        let what = || {
+            let (w, h) = sizes.work;
+            let mut what = format!("the {} method on a {width}×{height} picture at a working size of {w}×{h}", self.kind());
+            if let Some(&(sw, sh)) = sizes.styles.iter().max_by_key(|(w, h)| w.saturating_mul(*h)) {
+                what += &format!(" with the style seen at {sw}×{sh}");
+            }
+            what
+        };
+        budget::check(what, estimate.total(), self.memory_limit()?)?;
+        Ok(estimate)
     }
 
     /// The working size when the request leaves it open (the one place for
@@ -45,8 +105,12 @@ impl Stylizer {
         request.validate()?;
         self.check_applies(request)?;
         let (cw, ch) = (content.width(), content.height());
-        let work = match request.working_size.or_else(|| self.default_working_size(cw.max(ch))) {
-            Some(s) if s != cw.max(ch) => content.rgb.resize_longest(s)?,
+        // Before any resizing: a size too small for the method or too large
+        // for memory is an error here, never an abort below.
+        self.check_sizes(cw, ch, request)?;
+        let sizes = self.sizes(cw, ch, request);
+        let work = match sizes.work {
+            (w, h) if (w, h) != (cw, ch) => content.rgb.resize(w, h)?,
             _ => content.rgb.clone(),
         };
         let mut styles = request.styles.clone();

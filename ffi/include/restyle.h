@@ -28,8 +28,13 @@
  * - Strings are UTF-8 and NUL-terminated. Pointers the library returns are
  *   owned by the library.
  * - Buffers are owned by the caller and only used during the call.
- * - A restyle_context may be used by one thread at a time. Separate
- *   contexts may be used from separate threads at the same time.
+ * - Calls on one restyle_context from several threads are safe: they run
+ *   one after the other (the context holds a lock). Separate contexts run
+ *   in parallel. restyle_context_free must not race with other calls.
+ * - Requests are checked against a memory limit before anything large is
+ *   allocated (RESTYLE_MAX_MEMORY, e.g. "4G"; default half the physical
+ *   memory): an over-large working_size or image returns
+ *   RESTYLE_ERR_INVALID_ARGUMENT with the estimate and the limit.
  * - The progress callback is always called on the thread that called
  *   restyle_stylize, so it may touch the host's UI.
  *

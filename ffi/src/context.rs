@@ -24,15 +24,36 @@ struct Key {
     style_weights: Vec<f32>,
 }
 
+/// The C handle (`restyle_context *`): the state behind a mutex, so that a
+/// host calling from two threads on one context by accident gets its calls
+/// one after the other instead of a crash.
 pub struct Context {
+    state: std::sync::Mutex<State>,
+}
+
+impl Context {
+    pub fn new(weights_dir: Option<&str>) -> FfiResult<Context> {
+        Ok(Context { state: std::sync::Mutex::new(State::new(weights_dir)?) })
+    }
+
+    /// Runs one request (serialised with any other call on this context).
+    pub fn stylize(&self, buffer: &Buffer, params: &RestyleParams) -> FfiResult<Picture> {
+        // A panic inside an earlier call (caught at the boundary) poisons the
+        // lock; the state is a cache of loaded networks, still usable.
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.stylize(buffer, params)
+    }
+}
+
+struct State {
     /// The folder given to `restyle_context_new`; `None`: RESTYLE_WEIGHTS_DIR
     /// (a list of folders, parsed by restyle-weights as everywhere else).
     weights_dir: Option<PathBuf>,
     loaded: Vec<(Key, Stylizer)>,
 }
 
-impl Context {
-    pub fn new(weights_dir: Option<&str>) -> FfiResult<Context> {
+impl State {
+    fn new(weights_dir: Option<&str>) -> FfiResult<State> {
         let weights_dir = weights_dir.map(PathBuf::from);
         let dirs = match &weights_dir {
             Some(d) => vec![d.clone()],
@@ -47,7 +68,7 @@ impl Context {
                 ));
             }
         }
-        Ok(Context { weights_dir, loaded: Vec::new() })
+        Ok(State { weights_dir, loaded: Vec::new() })
     }
 
     fn stylizer(&mut self, key: Key) -> FfiResult<&mut Stylizer> {
@@ -64,7 +85,7 @@ impl Context {
     }
 
     /// Runs one request; returns the RGB result the size of `buffer`.
-    pub fn stylize(&mut self, buffer: &Buffer, params: &RestyleParams) -> FfiResult<Picture> {
+    fn stylize(&mut self, buffer: &Buffer, params: &RestyleParams) -> FfiResult<Picture> {
         // SAFETY (opt_str, style image): restyle_stylize's caller promises
         // the params' pointers are NULL or valid for the call.
         let device = match unsafe { opt_str(params.device, "params.device")? } {
@@ -196,7 +217,7 @@ fn model_name(key: &Key) -> FfiResult<Option<String>> {
 }
 
 /// Loads the network(s) for `key.method` through the core's loader.
-fn load_method(ctx: &Context, key: &Key, device: &candle_core::Device) -> FfiResult<Method> {
+fn load_method(ctx: &State, key: &Key, device: &candle_core::Device) -> FfiResult<Method> {
     let opts = MethodOptions {
         model: model_name(key)?,
         style_weights: (key.method == MethodKind::MultiStyle26).then(|| key.style_weights.clone()),

@@ -270,8 +270,8 @@ pub unsafe extern "C" fn restyle_context_free(ctx: *mut Context) {
 /// `mask` when non-NULL. On any status but RESTYLE_OK the image is unchanged.
 ///
 /// # Safety
-/// Pointers are NULL or valid as documented in restyle.h for the whole call;
-/// `ctx` is not used by another thread at the same time.
+/// Pointers are NULL or valid as documented in restyle.h for the whole call.
+/// Calls on one `ctx` from several threads are serialised by its lock.
 #[no_mangle]
 pub unsafe extern "C" fn restyle_stylize(
     ctx: *mut Context,
@@ -297,7 +297,10 @@ pub unsafe extern "C" fn restyle_stylize(
             let (w, h) = buffer.size();
             Some(MaskView::new(&*mask, w, h)?)
         };
-        let ctx = &mut *ctx;
+        // SAFETY: ctx came from restyle_context_new and is not freed during
+        // the call (restyle.h); only a shared reference is made, and the
+        // context's mutex serialises concurrent calls.
+        let ctx = &*ctx;
         let result = ctx.stylize(&buffer, &params)?;
         buffer.write_rgb(&result.rgb, mask.as_ref())
     })

@@ -361,3 +361,79 @@ fn multistyle26_blend_and_fast_model() {
         assert_eq!(a[3], b[3], "alpha changed");
     }
 }
+
+const ERR_INVALID_ARGUMENT: i32 = 2;
+const METHOD_FAST: u32 = 3;
+
+/// A 96×64 RGBA8 gradient (no photo or weights needed: the fast method's
+/// network is embedded).
+fn gradient_rgba() -> Vec<u8> {
+    (0..W * H).flat_map(|i| [(i % W * 255 / W) as u8, (i / W * 255 / H) as u8, 128, 200]).collect()
+}
+
+#[test]
+fn over_large_working_size_is_an_error_not_an_abort() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = Ctx::new(tmp.path().to_str().unwrap());
+    let mut buf = gradient_rgba();
+    let before = buf.clone();
+    let img = Image { pixels: buf.as_mut_ptr().cast(), width: W as u32, height: H as u32, stride: W * 4, format: RGBA8 };
+    let mut p = params();
+    p.method = METHOD_FAST;
+    p.device = c"cpu".as_ptr();
+    p.working_size = 100_000;
+    // Before the memory budget: "memory allocation of … bytes failed" and
+    // SIGABRT, taking this test process (the host) with it.
+    assert_eq!(ctx.stylize(&img, None, &p), ERR_INVALID_ARGUMENT, "{}", last_error());
+    let e = last_error();
+    assert!(e.contains("100000×66667") && e.contains("more than the limit") && e.contains("RESTYLE_MAX_MEMORY"), "{e}");
+    assert_eq!(buf, before);
+    // The context still works.
+    p.working_size = 0;
+    let img = Image { pixels: buf.as_mut_ptr().cast(), ..img };
+    assert_eq!(ctx.stylize(&img, None, &p), OK, "{}", last_error());
+    assert_ne!(buf, before);
+}
+
+/// The context pointer, shared by threads as a host might by accident.
+#[derive(Clone, Copy)]
+struct SharedCtx(*mut c_void);
+// SAFETY: restyle.h: calls on one context from several threads are
+// serialised by the context's lock; the context outlives the threads.
+unsafe impl Send for SharedCtx {}
+
+#[test]
+fn two_threads_share_one_context() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = Ctx::new(tmp.path().to_str().unwrap());
+    let shared = SharedCtx(ctx.0);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let shared = shared;
+                let mut results = Vec::new();
+                barrier.wait();
+                // Both threads load the (first) network and stylize at once.
+                for _ in 0..3 {
+                    let mut buf = gradient_rgba();
+                    let img = Image { pixels: buf.as_mut_ptr().cast(), width: W as u32, height: H as u32, stride: W * 4, format: RGBA8 };
+                    let mut p = params();
+                    p.method = METHOD_FAST;
+                    p.device = c"cpu".as_ptr();
+                    // SAFETY: valid buffers; the context is alive until both threads are joined.
+                    let s = unsafe { (api().stylize)(shared.0, &img, std::ptr::null(), &p) };
+                    assert_eq!(s, OK, "{}", last_error());
+                    results.push(buf);
+                }
+                results
+            })
+        })
+        .collect();
+    let results: Vec<Vec<Vec<u8>>> = handles.into_iter().map(|h| h.join().expect("thread panicked")).collect();
+    let first = &results[0][0];
+    assert_ne!(first, &gradient_rgba());
+    assert!(results.iter().flatten().all(|r| r == first), "results differ between calls");
+    drop(ctx);
+}

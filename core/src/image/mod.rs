@@ -14,8 +14,11 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Rgb32FImage};
 
 use std::path::Path;
 
-/// Refuse images larger than this many pixels unless asked otherwise
-/// (a 16-bit RGBA image of this size already needs 2 GB to decode).
+/// Refuse images larger than this many pixels unless asked otherwise,
+/// whatever the memory limit. Below it, [`decode`] also refuses images whose
+/// pipeline would not fit the memory limit ([`crate::budget`]: pixels ×
+/// [`crate::budget::PIPELINE_BYTES_PER_PIXEL`], measured ≈ 43 B, so this
+/// many pixels need ≈ 12 GiB, not the decoder's 2 GB alone).
 pub const DEFAULT_MAX_PIXELS: u64 = 256 * 1024 * 1024;
 
 /// An RGB image, f32 in 0..1, interleaved rows (HWC).
@@ -186,14 +189,22 @@ pub fn load_with_limit(path: impl AsRef<Path>, max_pixels: u64) -> Result<Pictur
     })
 }
 
-/// Decodes an encoded image (format sniffed from the bytes).
+/// Decodes an encoded image (format sniffed from the bytes), refusing more
+/// than `max_pixels` pixels, or more than the memory limit
+/// ([`crate::budget::limit`]) allows, before decoding the pixels.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Picture> {
+    decode_with_memory_limit(bytes, max_pixels, crate::budget::limit()?)
+}
+
+/// [`decode`] with an explicit memory limit in bytes.
+pub fn decode_with_memory_limit(bytes: &[u8], max_pixels: u64, memory_limit: u64) -> Result<Picture> {
     let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::InvalidImage(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(Error::InvalidImage("not a recognised image format (JPEG, PNG, WebP, TIFF, …)".into()));
-    }
+    let format = match reader.format() {
+        Some(f) => f,
+        None => return Err(Error::InvalidImage("not a recognised image format (JPEG, PNG, WebP, TIFF, …)".into())),
+    };
     let mut decoder = reader.into_decoder().map_err(|e| Error::InvalidImage(e.to_string()))?;
     let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 {
@@ -204,10 +215,82 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Picture> {
             "{w}×{h} is larger than the limit of {max_pixels} pixels; downscale it first or tile it"
         )));
     }
+    let need = crate::budget::pipeline_bytes(w as usize, h as usize);
+    if need > memory_limit {
+        return Err(Error::InvalidImage(format!(
+            "{w}×{h} ({:.0} Mpx) would need an estimated {} of memory in restyle ({} bytes per pixel), more than the limit of {} \
+             ({}, default half the physical memory); downscale it first",
+            w as f64 * h as f64 / 1e6,
+            crate::budget::format_bytes(need),
+            crate::budget::PIPELINE_BYTES_PER_PIXEL,
+            crate::budget::format_bytes(memory_limit),
+            crate::budget::ENV,
+        )));
+    }
+    // Decoders fill what is missing from a cut-off file (grey in JPEG)
+    // without an error: check that the data is complete first.
+    if format == image::ImageFormat::Jpeg {
+        check_jpeg_complete(bytes)?;
+    }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| Error::InvalidImage(e.to_string()))?;
     img.apply_orientation(orientation);
     Ok(picture_from_dynamic(&img))
+}
+
+/// A JPEG whose data ends before its end-of-image marker (a truncated
+/// download or copy) is an error: the decoder would fill the rest with grey.
+/// Walks the marker segments (skipping APPn payloads such as EXIF
+/// thumbnails, which hold JPEGs of their own) and the entropy-coded data
+/// after each start-of-scan, where 0xFF is always followed by 0x00 or a
+/// restart marker, until the EOI marker.
+fn check_jpeg_complete(bytes: &[u8]) -> Result<()> {
+    let truncated = |at: usize| {
+        Err(Error::InvalidImage(format!(
+            "the JPEG data is truncated or corrupt (no end-of-image marker; the file ends or breaks off at byte {at} of {}): \
+             the file is incomplete",
+            bytes.len()
+        )))
+    };
+    if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8 {
+        return truncated(0);
+    }
+    let mut i = 2;
+    loop {
+        // A marker: 0xFF (any number of fill bytes), then its code.
+        if i >= bytes.len() || bytes[i] != 0xFF {
+            return truncated(i);
+        }
+        while i < bytes.len() && bytes[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&code) = bytes.get(i) else { return truncated(i) };
+        i += 1;
+        match code {
+            0xD9 => return Ok(()),
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let (Some(&hi), Some(&lo)) = (bytes.get(i), bytes.get(i + 1)) else { return truncated(i) };
+        let len = u16::from_be_bytes([hi, lo]) as usize;
+        if len < 2 || i + len > bytes.len() {
+            return truncated(i);
+        }
+        i += len;
+        if code == 0xDA {
+            // Entropy-coded data up to the next marker that is not a
+            // stuffed 0xFF00 or a restart marker.
+            loop {
+                match bytes.get(i..i + 2) {
+                    None => return truncated(bytes.len()),
+                    Some([0xFF, 0x00]) | Some([0xFF, 0xD0..=0xD7]) => i += 2,
+                    Some([0xFF, 0xFF]) => i += 1,
+                    Some([0xFF, _]) => break,
+                    Some(_) => i += 1,
+                }
+            }
+        }
+    }
 }
 
 /// Splits a decoded image into RGB, alpha and pixel info.
@@ -296,14 +379,78 @@ pub fn encode(p: &Picture, format: image::ImageFormat) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The format an output path's extension names; an existing folder, a
+/// missing or unknown extension are clear errors.
+pub fn output_format(path: &Path) -> Result<image::ImageFormat> {
+    let refuse = |reason: String| Error::ImageWrite { path: path.into(), reason };
+    if path.is_dir() {
+        return Err(refuse("it is an existing folder; give a file name such as out.png".into()));
+    }
+    let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
+    match image::ImageFormat::from_path(path) {
+        Ok(f) if f.writing_enabled() => Ok(f),
+        _ => Err(refuse(match ext {
+            Some(e) => format!("unknown output format '.{e}': use .png, .jpg, .webp or .tif"),
+            None => "no file extension to choose the output format: use .png, .jpg, .webp or .tif".into(),
+        })),
+    }
+}
+
+/// Checks, before any work, that a picture can be saved to `path`: a known
+/// format, not an existing folder, in an existing folder that is writable,
+/// and not one of `inputs` (compared after resolving `..` and links), since
+/// restyle never writes over its inputs.
+pub fn check_output(path: &Path, inputs: &[&Path]) -> Result<()> {
+    let refuse = |reason: String| Err(Error::ImageWrite { path: path.into(), reason });
+    output_format(path)?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return refuse(format!("the folder {} does not exist", folder.display()));
+    }
+    // Writable: the same kind of temporary file `save` writes, removed at once.
+    if let Err(e) = tempfile::Builder::new().prefix(".restyle-check-").tempfile_in(folder) {
+        return refuse(format!("the folder {} is not writable: {e}", folder.display()));
+    }
+    let out = canonical_output(path);
+    for input in inputs {
+        if let (Some(out), Ok(input_c)) = (&out, std::fs::canonicalize(input)) {
+            if *out == input_c {
+                return refuse(format!("it is the input {}; restyle never writes over its inputs: choose another output", input.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` with its folder resolved (the file itself may not exist yet).
+fn canonical_output(path: &Path) -> Option<std::path::PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Some(p);
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+}
+
+/// The default output beside `content`: `NAME-stylized.png`, built from the
+/// file name's bytes, so a name that is not UTF-8 is kept exactly (two such
+/// names never collide on a replacement character).
+pub fn default_output_path(content: &Path) -> std::path::PathBuf {
+    let mut name = content.file_stem().map_or_else(|| std::ffi::OsString::from("out"), |s| s.to_os_string());
+    name.push("-stylized.png");
+    content.with_file_name(name)
+}
+
 /// Writes `p` to `path` atomically (temporary file in the same folder, then
 /// rename), so a crash or a cancelled run never leaves a half-written file.
 pub fn save(p: &Picture, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    let format = image::ImageFormat::from_path(path).map_err(|_| Error::ImageWrite {
-        path: path.into(),
-        reason: "unknown output format: use .png, .jpg, .webp or .tif".into(),
-    })?;
+    let format = output_format(path)?;
     let bytes = encode(p, format).map_err(|e| Error::ImageWrite { path: path.into(), reason: e.to_string() })?;
     crate::fsio::write_atomic(path, &bytes)
 }
@@ -393,6 +540,126 @@ mod tests {
         img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
         let e = decode(&bytes, 1000).unwrap_err().to_string();
         assert!(e.contains("larger than the limit"), "{e}");
+    }
+
+    /// A PNG declaring `w × h` 8-bit grey pixels, all zero, compressed as
+    /// tightly as zlib allows: a decompression bomb (16000² is ≈ 250 KB).
+    pub(crate) fn png_bomb(w: u32, h: u32) -> Vec<u8> {
+        use std::io::Write;
+        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+            out.extend((data.len() as u32).to_be_bytes());
+            let start = out.len();
+            out.extend(kind);
+            out.extend(data);
+            let crc = { let mut c = flate2::Crc::new(); c.update(&out[start..]); c.sum() };
+            out.extend(crc.to_be_bytes());
+        }
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = Vec::new();
+        ihdr.extend(w.to_be_bytes());
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, 0, 0, 0, 0]);
+        chunk(&mut out, b"IHDR", &ihdr);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let row = vec![0u8; w as usize + 1];
+        for _ in 0..h {
+            z.write_all(&row).unwrap();
+        }
+        chunk(&mut out, b"IDAT", &z.finish().unwrap());
+        chunk(&mut out, b"IEND", &[]);
+        out
+    }
+
+    #[test]
+    fn png_bomb_is_refused_from_its_header_with_the_memory_it_needs() {
+        let bomb = png_bomb(16000, 16000);
+        assert!(bomb.len() < 400_000, "{} bytes", bomb.len());
+        // Within the 256 Mpx limit, but 16000² × 48 B ≈ 11.4 GiB in the pipeline.
+        let e = decode_with_memory_limit(&bomb, DEFAULT_MAX_PIXELS, 4 << 30).unwrap_err().to_string();
+        assert!(e.contains("16000×16000") && e.contains("11.4 GiB") && e.contains("4.0 GiB") && e.contains("RESTYLE_MAX_MEMORY"), "{e}");
+        // The same file is a valid image: a small one with the same shape decodes.
+        let small = png_bomb(64, 48);
+        let p = decode_with_memory_limit(&small, DEFAULT_MAX_PIXELS, 4 << 30).unwrap();
+        assert_eq!((p.width(), p.height()), (64, 48));
+    }
+
+    fn jpeg_of(w: usize, h: usize) -> Vec<u8> {
+        encode(&Picture::from_rgb(gradient(w, h)), image::ImageFormat::Jpeg).unwrap()
+    }
+
+    #[test]
+    fn truncated_jpegs_are_errors_not_grey() {
+        let full = jpeg_of(200, 150);
+        assert!(decode(&full, DEFAULT_MAX_PIXELS).is_ok());
+        for cut in [full.len() * 4 / 10, full.len() - 2, full.len() - 1] {
+            let e = decode(&full[..cut], DEFAULT_MAX_PIXELS).unwrap_err().to_string();
+            assert!(e.contains("truncated"), "cut at {cut}: {e}");
+        }
+        // Bytes after the end-of-image marker (some cameras append data) are fine.
+        let mut trailing = full.clone();
+        trailing.extend(b"trailing bytes");
+        assert!(decode(&trailing, DEFAULT_MAX_PIXELS).is_ok());
+        // A real photo cut at 40 %, as a truncated download leaves it.
+        let photo = restyle_weights::testing::shared_data_dir().join("content/chicago.jpg");
+        if let Ok(bytes) = std::fs::read(&photo) {
+            assert!(decode(&bytes, DEFAULT_MAX_PIXELS).is_ok());
+            let dir = tempfile::tempdir().unwrap();
+            let cut = dir.path().join("cut.jpg");
+            std::fs::write(&cut, &bytes[..bytes.len() * 4 / 10]).unwrap();
+            let e = load(&cut).unwrap_err().to_string();
+            assert!(e.contains("cut.jpg") && e.contains("truncated"), "{e}");
+        }
+    }
+
+    #[test]
+    fn truncated_pngs_are_errors() {
+        let mut bytes = Vec::new();
+        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, (x ^ y) as u8]));
+        img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+        assert!(decode(&bytes, DEFAULT_MAX_PIXELS).is_ok());
+        assert!(decode(&bytes[..bytes.len() * 4 / 10], DEFAULT_MAX_PIXELS).is_err());
+        // A flipped byte in the pixel data fails its CRC.
+        let mut flipped = bytes.clone();
+        let n = flipped.len();
+        flipped[n / 2] ^= 0x40;
+        assert!(decode(&flipped, DEFAULT_MAX_PIXELS).is_err());
+    }
+
+    #[test]
+    fn output_paths_are_checked_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("photo.png");
+        save(&Picture::from_rgb(gradient(4, 4)), &input).unwrap();
+        let e = check_output(dir.path(), &[&input]).unwrap_err().to_string();
+        assert!(e.contains("existing folder") && !e.contains("unknown output format"), "{e}");
+        let e = check_output(&dir.path().join("out.xyz"), &[&input]).unwrap_err().to_string();
+        assert!(e.contains("unknown output format '.xyz'"), "{e}");
+        let e = check_output(&dir.path().join("out"), &[&input]).unwrap_err().to_string();
+        assert!(e.contains("no file extension"), "{e}");
+        let e = check_output(&dir.path().join("missing/out.png"), &[&input]).unwrap_err().to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        // The input itself, spelled another way.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let e = check_output(&sub.join("../photo.png"), &[&input]).unwrap_err().to_string();
+        assert!(e.contains("never writes over its inputs"), "{e}");
+        check_output(&dir.path().join("out.png"), &[&input]).unwrap();
+        // No probe file left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        let e = save(&Picture::from_rgb(gradient(4, 4)), dir.path()).unwrap_err().to_string();
+        assert!(e.contains("existing folder"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn default_output_names_keep_non_utf8_bytes() {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let a = Path::new("/photos").join(std::ffi::OsString::from_vec(b"caf\xe9.jpg".to_vec()));
+        let b = Path::new("/photos").join(std::ffi::OsString::from_vec(b"caf\xe8.jpg".to_vec()));
+        let (oa, ob) = (default_output_path(&a), default_output_path(&b));
+        assert_eq!(oa.file_name().unwrap().as_bytes(), b"caf\xe9-stylized.png");
+        assert_ne!(oa, ob);
+        assert_eq!(default_output_path(Path::new("x/photo.jpg")), Path::new("x/photo-stylized.png"));
     }
 
     #[test]

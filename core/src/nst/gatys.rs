@@ -326,6 +326,48 @@ impl Gatys {
         Ok((terms, g))
     }
 
+    /// The smallest side VGG takes: 4 poolings of 2 before conv5.
+    pub const MIN_SIDE: usize = 16;
+
+    /// The size a `style` image is resized to for a `work`-sized result
+    /// (finest scale), without resizing anything.
+    pub fn style_size_for(&self, work: (usize, usize), style: (usize, usize)) -> (usize, usize) {
+        let long = ((work.0.max(work.1) as f32 * self.config.style_scale).round() as usize).max(16);
+        fit_longest(style.0, style.1, long)
+    }
+
+    /// Refuses a working size too small for VGG at any of the scales (and the
+    /// style images resized for them) with a message naming the smallest
+    /// working size that works, instead of candle's pooling error.
+    /// `content` gives the aspect ratio for that suggestion.
+    pub fn check_sizes(&self, content: (usize, usize), work: (usize, usize), styles: &[(usize, usize)]) -> Result<()> {
+        let fits = |w: usize, h: usize| {
+            Self::scale_sizes(&self.config, w, h).iter().all(|&(sw, sh)| {
+                sw.min(sh) >= Self::MIN_SIDE && styles.iter().all(|&s| {
+                    let (a, b) = self.style_size_for((sw, sh), s);
+                    a.min(b) >= Self::MIN_SIDE
+                })
+            })
+        };
+        if fits(work.0, work.1) {
+            return Ok(());
+        }
+        let long = work.0.max(work.1);
+        let needed = (long + 1..=long.saturating_mul(64).max(4096)).find(|&l| {
+            let (w, h) = fit_longest(content.0, content.1, l);
+            fits(w, h)
+        });
+        let scales = if self.config.scales > 1 { format!(" at each of its {} scales", self.config.scales) } else { String::new() };
+        Err(Error::InvalidArgument(format!(
+            "a {}×{} working image is too small for optimisation NST: VGG needs at least {} px on the shorter side{scales}, \
+             of the photo and of the style image{}",
+            work.0,
+            work.1,
+            Self::MIN_SIDE,
+            needed.map_or(String::new(), |n| format!("; use a working size (--size) of at least {n}"))
+        )))
+    }
+
     /// Working sizes from coarse to fine. No scale is below MIN_SCALE_SIDE
     /// px unless the target is small (then half the target, so that scales > 1
     /// still means two scales): a 64 px pass for a 256 px result kept only a

@@ -118,11 +118,19 @@ pub fn style_input(img: &RgbImage, style_size: usize) -> Result<RgbImage> {
     if style_size < 32 {
         return Err(Error::InvalidArgument(format!("style size {style_size} is too small (at least 32)")));
     }
-    let short = img.width.min(img.height) as f64;
-    let scale = style_size as f64 / short;
-    let w = ((img.width as f64 * scale).round() as usize).clamp(1, 4 * style_size);
-    let h = ((img.height as f64 * scale).round() as usize).clamp(1, 4 * style_size);
+    let (w, h) = style_input_size(img.width, img.height, style_size);
     img.resize(w, h)
+}
+
+/// The size [`style_input`] resizes a `width × height` style image to
+/// (no allocation: the memory budget asks before resizing).
+pub fn style_input_size(width: usize, height: usize, style_size: usize) -> (usize, usize) {
+    let short = width.min(height).max(1) as f64;
+    let scale = style_size as f64 / short;
+    let cap = style_size.saturating_mul(4);
+    let w = ((width as f64 * scale).round() as usize).clamp(1, cap.max(1));
+    let h = ((height as f64 * scale).round() as usize).clamp(1, cap.max(1));
+    (w, h)
 }
 
 /// Weighted average of style vectors (weights normalised to sum 1).
@@ -198,8 +206,17 @@ pub fn load_style_vector(path: &Path) -> Result<Vec<f32>> {
         }
         _ => return Err(Error::InvalidArgument(format!("{}: style vectors are read from .json or .safetensors", path.display()))),
     };
-    if v.len() != STYLE_DIM || v.iter().any(|x| !x.is_finite()) {
-        return Err(Error::InvalidArgument(format!("{}: a style vector has {STYLE_DIM} finite values, got {}", path.display(), v.len())));
+    if v.len() != STYLE_DIM {
+        return Err(Error::InvalidArgument(format!("{}: a style vector has {STYLE_DIM} values, got {}", path.display(), v.len())));
+    }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        let bad = v.iter().filter(|x| !x.is_finite()).count();
+        return Err(Error::InvalidArgument(format!(
+            "{}: value {i} of the style vector is not a finite number ({}){}",
+            path.display(),
+            v[i],
+            if bad > 1 { format!("; {bad} of its {STYLE_DIM} values are not finite") } else { String::new() }
+        )));
     }
     Ok(v)
 }
@@ -207,6 +224,26 @@ pub fn load_style_vector(path: &Path) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_finite_style_vector_value_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = vec![0.1f32; STYLE_DIM];
+        v[42] = f32::NAN;
+        let p = dir.path().join("nan.safetensors");
+        Tensor::from_slice(&v, STYLE_DIM, &Device::Cpu).unwrap().save_safetensors("style_vector", &p).unwrap();
+        let e = load_style_vector(&p).unwrap_err().to_string();
+        assert!(e.contains("value 42") && e.contains("NaN") && e.contains("not a finite number"), "{e}");
+        assert!(!e.contains("got 100"), "{e}");
+        v[7] = f32::INFINITY;
+        Tensor::from_slice(&v, STYLE_DIM, &Device::Cpu).unwrap().save_safetensors("style_vector", &p).unwrap();
+        let e = load_style_vector(&p).unwrap_err().to_string();
+        assert!(e.contains("value 7") && e.contains("inf") && e.contains("2 of its 100"), "{e}");
+        let p = dir.path().join("short.json");
+        std::fs::write(&p, "[1, 2, 3]").unwrap();
+        let e = load_style_vector(&p).unwrap_err().to_string();
+        assert!(e.contains("100 values, got 3"), "{e}");
+    }
 
     #[test]
     fn style_vectors_round_trip_as_json_and_safetensors() {
