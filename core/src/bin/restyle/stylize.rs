@@ -184,17 +184,20 @@ pub fn load_arbitrary(weights_dir: Option<&Path>, device: &candle_core::Device) 
     restyle_core::method::open::arbitrary(&resolve_options(weights_dir)?, device).context("loading the arbitrary style networks")
 }
 
-fn default_output(content: &Path) -> PathBuf {
-    let stem = content.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    content.with_file_name(format!("{stem}-stylized.png"))
-}
-
 pub fn run(args: StylizeArgs) -> Result<()> {
     let device: DeviceChoice = args.style.device.parse().with_context(|| format!("--device {}", args.style.device))?;
     let mut kind = args.style.kind();
     if kind == MethodKind::Gatys && args.gatys.preset == Some(crate::gatys_args::Preset::Improved) {
         kind = MethodKind::GatysImproved;
     }
+    // The output is checked before anything is loaded or run: its format,
+    // its folder, and that it is none of the inputs (an interrupted run
+    // saves its partial result there too).
+    let out_path = args.output.clone().unwrap_or_else(|| image::default_output_path(&args.content));
+    let mut inputs: Vec<&Path> = vec![&args.content];
+    inputs.extend(args.style.styles.iter().map(PathBuf::as_path));
+    inputs.extend(args.style.style_vector.as_deref());
+    image::check_output(&out_path, &inputs)?;
     let Plan { spec, mut request, .. } = args.style.plan(kind, args.gatys.vgg.clone())?;
     request.iterations = args.gatys.iterations;
     request.max_seconds = args.gatys.max_seconds;
@@ -202,7 +205,6 @@ pub fn run(args: StylizeArgs) -> Result<()> {
     let content = image::load(&args.content)?;
     let device = device.open()?;
     let weights = resolve_options(args.style.weights_dir.as_deref())?;
-    let out_path = args.output.clone().unwrap_or_else(|| default_output(&args.content));
     let method = match spec {
         MethodSpec::Gatys { preset, .. } => crate::gatys_args::method(&args.gatys, preset, &weights, &device, &out_path)?,
         spec => method::load(spec, &weights, &device).with_context(|| format!("loading the {kind} network"))?,
@@ -213,21 +215,45 @@ pub fn run(args: StylizeArgs) -> Result<()> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    // Iterations done, over every scale: the steps of the stages before the
+    // current one, and the current stage's.
+    let (mut done_before, mut stage, mut step) = (0usize, String::new(), 0usize);
     let mut report = |p: &Progress| {
         if !p.losses.is_empty() && (p.step % 10 == 0 || p.step == p.total) {
             let terms: Vec<String> = p.losses.iter().map(|(n, v)| format!("{n} {v:.4e}")).collect();
             eprintln!("{} {}/{}: {}", p.stage, p.step, p.total, terms.join(", "));
         }
+        if p.stage != stage {
+            done_before += step;
+            stage = p.stage.clone();
+        }
+        step = p.step;
         if stop.load(std::sync::atomic::Ordering::SeqCst) { Control::Cancel } else { Control::Continue }
     };
-    let out = stylizer.stylize(&content, &request, &mut report)?;
+    let interrupted = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    let out = match stylizer.stylize(&content, &request, &mut report) {
+        Err(restyle_core::Error::Cancelled) if interrupted() => {
+            eprintln!("interrupted: nothing written");
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        other => other?,
+    };
     image::save(&out.picture, &out_path)?;
-    eprintln!(
-        "wrote {} ({}×{}) in {:.2} s",
-        out_path.display(),
-        out.picture.width(),
-        out.picture.height(),
-        start.elapsed().as_secs_f64()
-    );
+    let (w, h) = (out.picture.width(), out.picture.height());
+    if !out.completed {
+        // Only an interruption stops an optimisation early without an error.
+        let n = done_before + step;
+        eprintln!(
+            "interrupted after {n} iteration{}: wrote partial result {} ({w}×{h}, the best image so far) in {:.2} s",
+            if n == 1 { "" } else { "s" },
+            out_path.display(),
+            start.elapsed().as_secs_f64()
+        );
+        std::process::exit(EXIT_INTERRUPTED);
+    }
+    eprintln!("wrote {} ({w}×{h}) in {:.2} s", out_path.display(), start.elapsed().as_secs_f64());
     Ok(())
 }
+
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: i32 = 130;
