@@ -23,10 +23,11 @@ import numpy as np
 # candle runs element-wise ops on a global pool of threads that it starts
 # once per process; a process forked after that (multiprocessing, DataLoader
 # workers) inherits the pool without its threads and would wait for them
-# forever. With CANDLE_NUM_THREADS=1 that pool has no threads: the
-# parallel work runs on each Stylizer's own pool instead, which is restarted
-# in a forked child. Set CANDLE_NUM_THREADS yourself to keep candle's pool
-# (then never fork after the first call).
+# forever. With CANDLE_NUM_THREADS=1 that pool has no threads and
+# element-wise ops run on the calling thread; the convolutions (most of the
+# time) run on each Stylizer's own pool, which is restarted in a forked
+# child. Set CANDLE_NUM_THREADS yourself to keep candle's pool (then never
+# fork after the first call).
 os.environ.setdefault("CANDLE_NUM_THREADS", "1")
 
 from . import _restyle  # noqa: E402

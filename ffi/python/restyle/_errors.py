@@ -21,3 +21,9 @@ class CancelledError(Error):
 
 class DeviceError(Error):
     """The device asked for cannot be used (e.g. cuda in a CPU-only build)."""
+
+
+# Shown as restyle.Error etc. in tracebacks (they are exported there).
+for _cls in (Error, InvalidInputError, WeightsError, CancelledError, DeviceError):
+    _cls.__module__ = "restyle"
+del _cls
