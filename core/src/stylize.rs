@@ -210,7 +210,14 @@ impl Stylizer {
     /// The style vector of an image (methods driven by one; arbitrary).
     pub fn style_vector(&self, image: &RgbImage, style_size: Option<usize>) -> Result<Vec<f32>> {
         match &self.method {
-            Method::Arbitrary(net, opts) => Ok(net.style_vector(image, style_size.unwrap_or(opts.style_size))?.to_vec1::<f32>()?),
+            Method::Arbitrary(net, opts) => {
+                let size = style_size.unwrap_or(opts.style_size);
+                let (w, h) = style_input_size(image.width, image.height, size);
+                let sizes = budget::Sizes { content: (0, 0), work: (0, 0), styles: vec![(w, h)] };
+                let what = || format!("the style vector of a {}×{} painting seen at {w}×{h} (style size {size})", image.width, image.height);
+                budget::check(what, budget::estimate(&self.method, &sizes).total(), self.memory_limit()?)?;
+                Ok(net.style_vector(image, size)?.to_vec1::<f32>()?)
+            }
             #[allow(unreachable_patterns)]
             _ => Err(Error::InvalidArgument("this method has no style vectors (use the arbitrary method)".into())),
         }
@@ -237,4 +244,36 @@ struct MethodOutput {
     completed: bool,
     /// The method applied `strength` itself (else: blend with the content).
     native_strength: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::{MethodOptions, MethodSpec};
+    use crate::progress::Control;
+
+    /// The embedded fast network (no weight files needed).
+    fn fast() -> Stylizer {
+        let spec = MethodSpec::new(MethodKind::Fast, &MethodOptions::default()).unwrap();
+        let weights = restyle_weights::ResolveOptions::default().offline(true);
+        Stylizer::new(crate::method::load(spec, &weights, &Device::Cpu).unwrap(), Device::Cpu)
+    }
+
+    #[test]
+    fn requests_over_the_memory_limit_are_refused_before_allocating() {
+        let content = Picture::from_rgb(RgbImage::filled(60, 40, [0.2, 0.5, 0.7]));
+        let mut go = |_: &Progress| Control::Continue;
+        // 100000 px wide at 12 B per pixel alone would be ~80 GB.
+        let big = Request { working_size: Some(100_000), ..Request::default() };
+        let e = fast().stylize(&content, &big, &mut go).err().expect("refused").to_string();
+        assert!(e.contains("100000×66667") && e.contains("more than the limit"), "{e}");
+        // The Stylizer's own limit wins over the default.
+        let small = Request { working_size: Some(32), ..Request::default() };
+        let estimate = fast().check_sizes(60, 40, &small).unwrap().total();
+        let tight = fast().with_memory_limit(estimate - 1);
+        let e = tight.stylize(&content, &small, &mut go).err().expect("refused").to_string();
+        assert!(e.contains("32×21") && e.contains(&budget::format_bytes(estimate - 1)), "{e}");
+        let out = fast().with_memory_limit(estimate).stylize(&content, &small, &mut go).unwrap();
+        assert_eq!((out.picture.width(), out.picture.height()), (60, 40));
+    }
 }

@@ -79,6 +79,20 @@ fn over_large_style_size_is_refused_not_an_abort() {
     let t = text(&o);
     assert!(t.contains("style seen at 100000×100000") && t.contains("more than the limit"), "{t}");
     assert!(!out.exists());
+    // The same size for a saved style vector.
+    let v = tmp.path().join("v.json");
+    let o = restyle()
+        .arg("style-vector")
+        .arg(&style)
+        .args(["--style-size", "100000", "--weights-dir"])
+        .arg(predict.parent().unwrap())
+        .arg("-o")
+        .arg(&v)
+        .output()
+        .unwrap();
+    assert_clean_failure(&o);
+    assert!(text(&o).contains("seen at 100000×100000") && text(&o).contains("more than the limit"), "{}", text(&o));
+    assert!(!v.exists());
 }
 
 /// A PNG declaring `w × h` grey pixels, all zero, as tightly compressed as

@@ -6,6 +6,8 @@ use anyhow::Result;
 use clap::Args;
 use restyle_core::models::arbitrary;
 use restyle_core::device::DeviceChoice;
+use restyle_core::method::Method;
+use restyle_core::stylize::Stylizer;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -28,7 +30,9 @@ pub fn run(args: StyleVectorArgs) -> Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
     let net = crate::stylize::load_arbitrary(args.weights_dir.as_deref(), &device)?;
     let img = restyle_core::image::load(&args.style)?;
-    let v = net.style_vector(&img.rgb, args.style_size)?.to_vec1::<f32>()?;
+    // Through the Stylizer, which checks the style size against the memory budget.
+    let stylizer = Stylizer::new(Method::Arbitrary(net, arbitrary::Options::default()), device);
+    let v = stylizer.style_vector(&img.rgb, Some(args.style_size))?;
     arbitrary::save_style_vector(&v, &args.output)?;
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     eprintln!("wrote {} (100 values, L2 norm {norm:.3})", args.output.display());
