@@ -293,3 +293,22 @@ fn ctrl_c_during_gatys_saves_a_partial_result_and_exits_130() {
     assert!(image::load(&out).is_ok());
     assert_eq!(std::fs::read(&content).unwrap(), before);
 }
+
+#[test]
+fn absurd_sizes_are_errors_not_overflows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = tmp.path().join("photo.png");
+    picture(&content, 64, 48);
+    for size in ["18446744073709551615", "4294967295"] {
+        for flag in ["--size", "--tile"] {
+            let o = restyle().arg("stylize").arg(&content).args([flag, size, "-o"]).arg(tmp.path().join("out.png")).output().unwrap();
+            if flag == "--size" {
+                assert_clean_failure(&o);
+                assert!(text(&o).contains("more than the limit"), "{}", text(&o));
+            } else {
+                // A tile larger than the picture: it runs in one piece.
+                assert!(o.status.success(), "{flag} {size}: {}", text(&o));
+            }
+        }
+    }
+}

@@ -353,7 +353,8 @@ impl Gatys {
             return Ok(());
         }
         let long = work.0.max(work.1);
-        let needed = (long + 1..=long.saturating_mul(64).max(4096)).find(|&l| {
+        // A bounded search: an extreme aspect ratio may need no size at all.
+        let needed = (long.saturating_add(1)..=long.saturating_mul(64).clamp(4096, 1 << 16)).find(|&l| {
             let (w, h) = fit_longest(content.0, content.1, l);
             fits(w, h)
         });
