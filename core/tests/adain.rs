@@ -238,6 +238,8 @@ fn cli_imports_both_files_and_stylizes() {
     };
     let (content, style) = (save_png("content"), save_png("style_a"));
     let restyle = |args: &[&str]| {
+        // An empty weights folder (a missing one is refused as a mistake).
+        let _ = std::fs::create_dir_all(tmp.path().join("no-weights"));
         std::process::Command::new(env!("CARGO_BIN_EXE_restyle"))
             .args(args)
             .env("RESTYLE_CACHE_DIR", tmp.path().join("cache"))
