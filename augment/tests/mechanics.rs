@@ -367,11 +367,8 @@ fn non_utf8_label_is_copied_and_reported_never_fatal() {
 
 /// Issue 19 item 3 (augment side): a truncated training image must be
 /// reported and skipped — no output, no label copy — not stylized as a
-/// half-grey picture. Relies on the core decoder rejecting truncated JPEGs.
-// Ignored until the core decoder fix (issue 19 item 3, core/src/image, another
-// engineer's work) lands: today the truncated JPEG decodes with a grey fill.
+/// half-grey picture (the core decoder now refuses truncated JPEGs).
 #[test]
-#[ignore = "needs the core decoder to reject truncated JPEGs (issue 19 item 3)"]
 fn truncated_jpeg_is_skipped_with_its_labels() {
     let t = tempfile::tempdir().unwrap();
     let input = t.path().join("in");

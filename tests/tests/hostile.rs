@@ -113,6 +113,11 @@ impl Case {
         self.msg = msg;
         self
     }
+    /// Files a non-zero exit must still have written (e.g. a partial result).
+    fn writes(mut self, w: &[&'static str]) -> Self {
+        self.creates = w.to_vec();
+        self
+    }
     fn msg(mut self, m: &'static str) -> Self {
         self.msg = m;
         self
@@ -121,6 +126,9 @@ impl Case {
         self.absent = a.to_vec();
         self
     }
+    /// Marks a case whose fix has not landed (expected_failure): reported, not
+    /// asserted. No case needs it at present; kept for the next ones.
+    #[allow(dead_code)]
     fn xfail(mut self, why: &'static str) -> Self {
         self.xfail = Some(why);
         self
@@ -232,6 +240,7 @@ fn library(lib: &Path) {
     put(lib, "photo.png", &png_bytes(photo.clone()));
     put(lib, "photo.jpg", &jpeg_bytes(photo.clone()));
     put(lib, "style.png", &small(32, 32));
+    put(lib, "photo-big.png", &small(320, 240));
     put(lib, "empty.png", b"");
     put(lib, "text.jpg", b"this is not an image\n");
     let coco = std::fs::read(shared_data().join("coco128/images/train2017/000000000009.jpg")).unwrap();
@@ -269,6 +278,7 @@ fn library(lib: &Path) {
     let vec_json = |v: &str| format!("{{\"model\": \"magenta-arbitrary\", \"style_vector\": {v}}}");
     let hundred: Vec<String> = (0..100).map(|i| format!("{}", i as f32 / 100.0)).collect();
     put(lib, "vec-nan.json", vec_json(&format!("[NaN, {}]", hundred[1..].join(", "))).as_bytes());
+    put(lib, "vec-ok.json", vec_json(&format!("[{}]", hundred.join(", "))).as_bytes());
     put(lib, "vec-short.json", vec_json("[0.1, 0.2, 0.3]").as_bytes());
     put(lib, "vec-bad.json", b"{\"model\": \"magenta-arbitrary\", \"style_vector\": [1, 2,");
     put(lib, "vec-strings.json", vec_json("[\"a\", \"b\"]").as_bytes());
@@ -328,8 +338,7 @@ fn cases() -> Vec<Case> {
         st("img-truncated-jpeg", "cli-image")
             .lib(&["trunc.jpg"])
             .args(&["stylize", "{src}/trunc.jpg", "-o", "{out}/r.png"])
-            .fails("trunc")
-            .xfail("item 3"),
+            .fails("trunc"),
         st("img-truncated-png", "cli-image").lib(&["trunc.png"]).args(&["stylize", "{src}/trunc.png", "-o", "{out}/r.png"]).fails("trunc.png"),
         st("img-jpeg-named-png", "cli-image").lib(&["jpeg-as.png"]).args(&["stylize", "{src}/jpeg-as.png", "-o", "{out}/r.png"]).ok(&["{out}/r.png"]),
         st("img-bomb-header", "cli-image").lib(&["bomb.png"]).args(&["stylize", "{src}/bomb.png", "-o", "{out}/r.png"]).fails("pixel|large|limit"),
@@ -368,8 +377,7 @@ fn cases() -> Vec<Case> {
         st("w-weights-dir-missing", "cli-weights")
             .lib(&["photo.png"])
             .args(&["stylize", "{src}/photo.png", "--method", "fast", "--weights-dir", "{src}/no-such-folder", "-o", "{out}/r.png"])
-            .fails("no-such-folder")
-            .xfail("item 9"),
+            .fails("no-such-folder"),
         // --- CLI: style vectors ------------------------------------------
         st("sv-nan", "cli-style-vector").lib(&["photo.png", "vec-nan.json"]).args(&["stylize", "{src}/photo.png", "--style-vector", "{src}/vec-nan.json", "-o", "{out}/r.png", "--weights-dir", "{w}"]).fails("vec-nan.json").weights(),
         st("sv-wrong-length", "cli-style-vector").lib(&["photo.png", "vec-short.json"]).args(&["stylize", "{src}/photo.png", "--style-vector", "{src}/vec-short.json", "-o", "{out}/r.png", "--weights-dir", "{w}"]).fails("3").weights(),
@@ -382,12 +390,11 @@ fn cases() -> Vec<Case> {
         st("opt-strength-nan", "cli-options").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "--strength", "NaN", "-o", "{out}/r.png"]).fails("strength"),
         st("opt-strength-negative", "cli-options").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "--strength=-0.5", "-o", "{out}/r.png"]).fails("strength"),
         st("opt-size-0", "cli-options").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "--size", "0", "-o", "{out}/r.png"]).fails("size"),
-        st("opt-size-100000", "cli-options").lib(&["photo.png", "style.png"]).args(&["stylize", "{src}/photo.png", "--method", "fast", "--size", "100000", "-o", "{out}/r.png"]).fails("100000").xfail("item 2"),
+        st("opt-size-100000", "cli-options").lib(&["photo.png", "style.png"]).args(&["stylize", "{src}/photo.png", "--method", "fast", "--size", "100000", "-o", "{out}/r.png"]).fails("100000"),
         st("opt-style-size-100000", "cli-options")
             .lib(&["photo.png", "style.png"])
             .args(&["stylize", "{src}/photo.png", "--style", "{src}/style.png", "--style-size", "100000", "-o", "{out}/r.png", "--weights-dir", "{w}"])
             .fails("100000")
-            .xfail("item 2")
             .weights(),
         st("opt-tile-0", "cli-options").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "--tile", "0", "-o", "{out}/r.png"]).fails("tile"),
         st("opt-overlap-over-tile", "cli-options").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "--tile", "64", "--tile-overlap", "64", "-o", "{out}/r.png"]).fails("overlap"),
@@ -407,29 +414,26 @@ fn cases() -> Vec<Case> {
             .fails("does not take")
             .weights(),
         st("opt-fast-with-style-vector", "cli-options")
-            .lib(&["photo.png", "vec-short.json"])
-            .args(&["stylize", "{src}/photo.png", "--method", "fast", "--style-vector", "{src}/vec-short.json", "-o", "{out}/r.png"])
-            .fails("does not take")
-            .xfail("item 9"),
+            .lib(&["photo.png", "vec-ok.json"])
+            .args(&["stylize", "{src}/photo.png", "--method", "fast", "--style-vector", "{src}/vec-ok.json", "-o", "{out}/r.png"])
+            .fails("does not take"),
         st("opt-gatys-size-1", "cli-options")
             .lib(&["photo.png", "style.png"])
             .args(&["stylize", "{src}/photo.png", "--method", "gatys", "--style", "{src}/style.png", "--size", "1", "-o", "{out}/r.png", "--weights-dir", "{w}"])
             .fails("size")
-            .xfail("item 11")
             .weights(),
         // --- CLI: paths ----------------------------------------------------
         st("path-content-missing", "cli-paths").args(&["stylize", "{src}/nope.png", "-o", "{out}/r.png"]).fails("nope.png"),
         st("path-content-is-folder", "cli-paths").lib(&["styles"]).args(&["stylize", "{src}/styles", "-o", "{out}/r.png"]).fails("styles"),
-        st("path-output-is-folder", "cli-paths").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "-o", "{out}"]).fails("folder|directory").xfail("item 11"),
+        st("path-output-is-folder", "cli-paths").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "-o", "{out}"]).fails("folder|directory"),
         st("path-output-unknown-ext", "cli-paths").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "-o", "{out}/r.xyz"]).fails("xyz|format"),
         st("path-output-missing-folder", "cli-paths").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "-o", "{out}/no/such/r.png"]).fails("no/such|folder|directory"),
         st("path-output-unwritable", "cli-paths").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "-o", "/proc/restyle-hostile.png"]).fails("restyle-hostile.png"),
-        st("path-output-equals-input", "cli-paths").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "-o", "{src}/photo.png"]).fails("input|overwrite|same").xfail("item 6: -o equal to the input replaces the photo"),
+        st("path-output-equals-input", "cli-paths").lib(&["photo.png"]).args(&["stylize", "{src}/photo.png", "-o", "{src}/photo.png"]).fails("input|overwrite|same"),
         st("path-non-utf8-default-name", "cli-paths")
             .files(&[("photo.png", "caf{latin1}.png"), ("photo.jpg", "caf{latin1}.jpg")])
             .args(&["stylize", "{src}/caf{latin1}.png"])
-            .ok(&["{src}/caf{latin1}-stylized.png"])
-            .xfail("item 10"),
+            .ok(&["{src}/caf{latin1}-stylized.png"]),
         // --- augment ---------------------------------------------------------
         aug("aug-ok-control").lib(&["ds"]).args(&["run", "{src}/ds", "{out}/a", "--method", "fast", "--size", "32", "-q"]).ok(&["{out}/a/augment-report.json"]),
         aug("aug-input-missing").args(&["run", "{src}/nope", "{out}/a", "--method", "fast", "-q"]).fails("nope"),
@@ -460,8 +464,7 @@ fn cases() -> Vec<Case> {
             .args(&["run", "{src}/ds-trunc", "{out}/a", "--method", "fast", "--size", "32"])
             .ok(&["{out}/a/augment-report.json"])
             .msg("skipped images/train/t.jpg")
-            .absent(&["{out}/a/labels/train/t.txt", "{out}/a/images/train/t.jpg"])
-            .xfail("item 3"),
+            .absent(&["{out}/a/labels/train/t.txt", "{out}/a/images/train/t.jpg"]),
         aug("aug-coco-bad-json").lib(&["ds-coco-bad"]).args(&["run", "{src}/ds-coco-bad", "{out}/a", "--method", "fast", "--format", "coco", "-q"]).fails("annotations.json"),
         aug("aug-json-not-utf8-beside-yolo").lib(&["ds-binjson"]).args(&["run", "{src}/ds-binjson", "{out}/a", "--method", "fast", "--size", "32", "-q"]).ok(&["{out}/a/augment-report.json", "{out}/a/notes.json"]),
         aug("aug-csv-not-utf8-beside-yolo").lib(&["ds-bincsv"]).args(&["run", "{src}/ds-bincsv", "{out}/a", "--method", "fast", "--size", "32", "-q"]).ok(&["{out}/a/augment-report.json"]),
@@ -487,12 +490,18 @@ fn cases() -> Vec<Case> {
             .msg("zz-bad.jpg")
             .weights(),
         // --- signals -------------------------------------------------------
-        st("sig-int-gatys-output-is-input", "signals")
+        st("gatys-output-is-input", "cli-paths")
             .lib(&["photo.png", "style.png"])
             .args(&["stylize", "{src}/photo.png", "--method", "gatys", "--style", "{src}/style.png", "-o", "{src}/photo.png", "--weights-dir", "{w}"])
-            .signal("INT", 6.0)
-            .fails("interrupt")
-            .xfail("item 6")
+            .fails("is the input")
+            .weights(),
+        // Ctrl-C during a long optimisation: a partial result, said so, exit 130.
+        st("sig-int-gatys", "signals")
+            .lib(&["photo-big.png", "style.png"])
+            .args(&["stylize", "{src}/photo-big.png", "--method", "gatys", "--style", "{src}/style.png", "-o", "{out}/r.png", "--weights-dir", "{w}"])
+            .signal("INT", 8.0)
+            .code(130, "interrupted")
+            .writes(&["{out}/r.png"])
             .weights(),
         // --- C ABI (each in a child process) ---------------------------------
         capi("capi-null-ctx").code(1, "ctx"),
@@ -509,13 +518,13 @@ fn cases() -> Vec<Case> {
         capi("capi-max-seconds-negative").code(2, "max_seconds"),
         capi("capi-style-missing").code(5, "nope.png").lib(&["style.png"]).weights(),
         capi("capi-style-corrupt").code(5, "text.jpg").lib(&["text.jpg"]).weights(),
-        capi("capi-style-truncated").code(5, "trunc.jpg").lib(&["trunc.jpg"]).weights().xfail("item 3"),
+        capi("capi-style-truncated").code(5, "trunc.jpg").lib(&["trunc.jpg"]).weights(),
         capi("capi-multistyle-3-weights").code(2, "26").weights(),
         capi("capi-multistyle-nan-weights").code(2, "weight").weights(),
         capi("capi-fast-model-garbage").code(6, "photo-as.pth").lib(&["photo-as.pth"]),
         capi("capi-weights-dir-missing").code(6, "no-such-folder"),
         capi("capi-weights-dir-not-utf8").code(2, "utf-8"),
-        capi("capi-working-size-100000").code(2, "100000").xfail("item 2"),
+        capi("capi-working-size-100000").code(2, "100000"),
     ]
 }
 
@@ -692,6 +701,7 @@ fn run_case(c: &Case, lib: &Path, base: &Path, w: &Path) -> Result<String, Strin
                 }
             }
             (Exit::Ok, Some(0), _) => {}
+            (Exit::Code(want), Some(code), _) if code == want => {}
             (Exit::Fail, Some(code), _) if code != 0 => {}
             (Exit::Code(want), Some(code), _) if code == want => {}
             (want, got, sig) if c.then.is_none() => problems.push(format!("exit {got:?} (signal {sig:?}), expected {want:?}")),
@@ -720,7 +730,7 @@ fn run_case(c: &Case, lib: &Path, base: &Path, w: &Path) -> Result<String, Strin
             problems.push(format!("{p} exists"));
         }
     }
-    if c.exit != Exit::Ok && c.tool != Tool::Capi && c.then.is_none() {
+    if c.exit != Exit::Ok && c.tool != Tool::Capi && c.then.is_none() && c.creates.is_empty() {
         let written: Vec<_> = walkdir::WalkDir::new(&out).into_iter().filter_map(|e| e.ok()).filter(|e| e.file_type().is_file()).map(|e| e.path().display().to_string()).collect();
         let written: Vec<_> = written.into_iter().filter(|p| !p.contains("/cache/")).collect();
         if !written.is_empty() {
