@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The fuzz targets, by name (also the corpus folder names).
-pub const TARGETS: &[&str] = &["onnx", "pytorch", "safetensors", "wheel", "style_vector", "labels", "image"];
+pub const TARGETS: &[&str] = &["onnx", "pytorch", "safetensors", "wheel", "style_vector", "labels", "image", "capi"];
 
 /// A scratch folder per thread for harnesses that need a file path.
 fn scratch() -> PathBuf {
@@ -37,6 +37,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "style_vector" => style_vector(data),
         "labels" => labels(data),
         "image" => image(data),
+        "capi" => capi(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -135,6 +136,69 @@ pub fn image(data: &[u8]) -> bool {
     restyle_core::image::decode(data, 4 * 1024 * 1024).is_ok()
 }
 
+/// The C ABI's argument checking: the bytes choose the parameter fields
+/// (method, strength, preserve colour, working size, iterations, struct
+/// size, weights, max_seconds) and the image (size up to 16×16, format,
+/// stride); `restyle_stylize` runs with an empty weights folder (so only the
+/// embedded fast network can run). On any status but OK the pixels must be
+/// unchanged, and the call must return.
+pub fn capi(data: &[u8]) -> bool {
+    use restyle as ffi;
+    thread_local! {
+        static CTX: usize = {
+            let dir = scratch().join("no-weights");
+            let _ = std::fs::create_dir_all(&dir);
+            let c = std::ffi::CString::new(dir.to_string_lossy().as_bytes()).unwrap_or_default();
+            let mut ctx: *mut ffi::context::Context = std::ptr::null_mut();
+            // SAFETY: valid string and out pointer.
+            unsafe { ffi::restyle_context_new(c.as_ptr(), &mut ctx) };
+            ctx as usize
+        };
+    }
+    let ctx = CTX.with(|c| *c) as *mut ffi::context::Context;
+    if ctx.is_null() {
+        return false;
+    }
+    let mut b = data.iter().copied().chain(std::iter::repeat(0));
+    let mut byte = || b.next().unwrap_or(0);
+    let mut u32_ = |n: u8| (0..4).fold(0u32, |a, _| (a << 8) | byte() as u32) % (n as u32).max(1);
+    let mut params = std::mem::MaybeUninit::<ffi::RestyleParams>::zeroed();
+    // SAFETY: room for a RestyleParams.
+    if unsafe { ffi::restyle_params_init(params.as_mut_ptr(), std::mem::size_of::<ffi::RestyleParams>()) } != ffi::RESTYLE_OK {
+        return false;
+    }
+    // SAFETY: initialised above.
+    let mut p = unsafe { params.assume_init() };
+    p.method = u32_(8);
+    p.strength = [1.0, 0.5, 0.0, -0.1, 1.5, f32::NAN, f32::INFINITY][u32_(7) as usize];
+    p.preserve_color = u32_(4);
+    p.working_size = [0, 1, 15, 16, 24, 100_000, u32::MAX][u32_(7) as usize];
+    p.iterations = u32_(3);
+    p.seed = u32_(255) as u64;
+    p.max_seconds = [0.0, 0.01, -1.0, f64::NAN, f64::INFINITY][u32_(5) as usize];
+    p.struct_size = [std::mem::size_of::<ffi::RestyleParams>(), ffi::RESTYLE_PARAMS_SIZE_V1, 0, 7, 4096][u32_(5) as usize];
+    let weights: Vec<f32> = (0..u32_(30)).map(|i| if i == 3 { f32::NAN } else { i as f32 }).collect();
+    if u32_(2) == 1 {
+        p.style_weights = weights.as_ptr();
+        p.style_weights_len = weights.len() as u32;
+    }
+    let (w, h) = (u32_(17), u32_(17));
+    let format = u32_(9);
+    let bpp = ffi::restyle_format_bytes_per_pixel(format).max(1) as usize;
+    let stride = (w as usize * bpp).saturating_sub(u32_(3) as usize * bpp / 2) + u32_(4) as usize;
+    let len = stride * h as usize + w as usize * bpp;
+    let mut pixels: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
+    let before = pixels.clone();
+    let img = ffi::pixels::RestyleImage { pixels: pixels.as_mut_ptr().cast(), width: w, height: h, stride, format };
+    // SAFETY: the buffer holds stride * h + w * bpp bytes, more than restyle reads for a valid image.
+    let status = unsafe { ffi::restyle_stylize(ctx, &img, std::ptr::null(), &p) };
+    drop(weights);
+    if status != ffi::RESTYLE_OK {
+        assert_eq!(pixels, before, "status {status}: the caller's image was changed");
+    }
+    status == ffi::RESTYLE_OK
+}
+
 /// Small valid inputs to start each target from (written to the corpus by
 /// the fuzzer's `seed` command).
 pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -223,6 +287,11 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
                 vec![("a.whl".into(), zip(&[("pkg/model.safetensors", &st), ("pkg-1.0.dist-info/METADATA", b"Name: pkg\n")]))]
             }
         }
+        // fast method (3), strength 1, no preservation, default size, RGBA8 16×16
+        "capi" => vec![(
+            "fast-rgba8.bin".into(),
+            [[0, 0, 0, 3], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 16], [0, 0, 0, 16], [0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]].concat(),
+        )],
         _ => Vec::new(),
     }
 }

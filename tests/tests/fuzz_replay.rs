@@ -40,7 +40,7 @@ fn seeds_are_accepted() {
     // or the harness is not reaching the parser it means to test.
     // (The pytorch and wheel seeds are structurally valid archives without
     // the tensors an import needs, so they are rejected by design.)
-    for target in ["onnx", "safetensors", "style_vector", "labels", "image"] {
+    for target in ["onnx", "safetensors", "style_vector", "labels", "image", "capi"] {
         for (name, data) in fuzz::seeds(target) {
             assert!(fuzz::run(target, &data), "{target}: seed {name} rejected");
         }
