@@ -23,9 +23,9 @@ if [[ ! -x "$tools/bin/maturin" ]]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# PYO3_PYTHON: the interpreter cargo test's build of the crate saw, so that
-# pyo3's build script does not rerun for another one.
-PYO3_PYTHON="$(command -v "$python")" "$tools/bin/maturin" build -q -m ffi/python/Cargo.toml --profile dev -o "$work/wheels"
+# pyo3-ffi, pyo3, numpy and the extension compile again here (maturin
+# configures pyo3 differently from cargo test's build); nothing else does.
+"$tools/bin/maturin" build -q -m ffi/python/Cargo.toml --profile dev -o "$work/wheels"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install -q "$work"/wheels/restyle-*.whl pytest pillow "albumentations==2.0.8"
 echo "python: wheel built and installed in $((SECONDS - start)) s"
