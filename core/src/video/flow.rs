@@ -253,13 +253,9 @@ fn search(i0: &Gray, i1: &Gray, gx: &[f32], gy: &[f32], init: &Flow, px: usize, 
     let reg = 1e-2 * n as f32;
     let (hxx, hyy) = (hxx + reg, hyy + reg);
     let det = hxx * hyy - hxy * hxy;
+    // Residual I1(x + u) − T(x) with the means removed, and its SSD.
     let ssd = |u: f32, v: f32, warped: &mut Vec<f32>| -> f32 {
-        warped.clear();
-        for y in py..py + ps {
-            for x in px..px + ps {
-                warped.push(i1.sample(x as f32 + u, y as f32 + v));
-            }
-        }
+        sample_patch(i1, px, py, ps, u, v, warped);
         let m = warped.iter().sum::<f32>() / n as f32;
         warped.iter_mut().zip(&t).map(|(a, b)| { *a -= m + b; *a * *a }).sum()
     };
@@ -294,6 +290,35 @@ fn search(i0: &Gray, i1: &Gray, gx: &[f32], gy: &[f32], init: &Flow, px: usize, 
         return start;
     }
     (u, v)
+}
+
+/// The `ps × ps` patch of `img` at `(px + u, py + v)`, bilinear. A patch
+/// moves by one vector, so the four weights are shared by all its pixels;
+/// rows are read directly when the patch lies inside the image.
+fn sample_patch(img: &Gray, px: usize, py: usize, ps: usize, u: f32, v: f32, out: &mut Vec<f32>) {
+    out.clear();
+    let (x, y) = (px as f32 + u, py as f32 + v);
+    let (fx0, fy0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - fx0, y - fy0);
+    let (ix, iy) = (fx0 as isize, fy0 as isize);
+    let (w, h) = (img.width as isize, img.height as isize);
+    if ix >= 0 && iy >= 0 && ix + (ps as isize) < w && iy + (ps as isize) < h {
+        let (w00, w01, w10, w11) = ((1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy);
+        let w = img.width;
+        for r in 0..ps {
+            let i = (iy as usize + r) * w + ix as usize;
+            let (top, bottom) = (&img.data[i..i + ps + 1], &img.data[i + w..i + w + ps + 1]);
+            for c in 0..ps {
+                out.push(w00 * top[c] + w01 * top[c + 1] + w10 * bottom[c] + w11 * bottom[c + 1]);
+            }
+        }
+    } else {
+        for r in 0..ps {
+            for c in 0..ps {
+                out.push(img.sample(x + c as f32, y + r as f32));
+            }
+        }
+    }
 }
 
 /// Each pixel: the average of the patches covering it, weighted by

@@ -33,6 +33,8 @@ pub enum BenchWhat {
     Conv,
     /// Where one network's time goes (--net fast|multistyle26|arbitrary|gatys): ms and GFLOP/s by layer kind and shape.
     Profile,
+    /// The optical flow (DIS presets) and the temporal step per frame at --sizes, on bikes.mp4 (needs ffmpeg).
+    Flow,
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +94,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchWhat::Arbitrary => crate::bench_arbitrary::run(&args),
         BenchWhat::Conv => crate::bench_conv::run(&args),
         BenchWhat::Profile => crate::bench_profile::run(&args),
+        BenchWhat::Flow => crate::bench_flow::run(&args),
     }
 }
 

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_arbitrary;
 mod bench_conv;
+mod bench_flow;
 mod bench_profile;
 mod gatys_args;
 mod style_vector;
