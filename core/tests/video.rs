@@ -189,7 +189,7 @@ fn a_cancelled_run_leaves_a_playable_partial_file() {
 }
 
 #[test]
-fn a_file_that_is_not_a_video_is_a_clear_error() {
+fn a_file_that_is_not_a_video_or_is_truncated_is_a_clear_error() {
     if !has_ffmpeg() {
         return;
     }
@@ -206,7 +206,16 @@ fn a_file_that_is_not_a_video_is_a_clear_error() {
     let o = restyle(&["video", s(&png), "--method", "fast", "-o", s(&out)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("still image"), "{err}");
-    assert_eq!(files_in(dir.path()), ["fake.mp4", "still.png"]);
+    // A truncated video (its index, at the end, cut off).
+    let clip = test_clip(dir.path(), 64, 48);
+    let bytes = std::fs::read(&clip).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(&clip).unwrap();
+    let o = restyle(&["video", s(&cut), "--method", "fast", "-o", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("is not a video"), "{err}");
+    assert_eq!(files_in(dir.path()), ["cut.mp4", "fake.mp4", "still.png"]);
 }
 
 #[test]
