@@ -46,7 +46,6 @@
 //! refused from its header, before its pixels are decoded (a 260 KB PNG can
 //! declare 16000 × 16000 pixels, ≈ 11 GB in the pipeline).
 
-use crate::method::Method;
 use crate::{Error, Result};
 
 /// The environment variable that sets the limit (bytes, or `512M`, `8G`).
@@ -190,20 +189,42 @@ pub struct Sizes {
     pub styles: Vec<(usize, usize)>,
 }
 
-/// The estimate for `method` at these sizes.
-pub fn estimate(method: &Method, sizes: &Sizes) -> Estimate {
+/// Which memory model a method follows (its measured per-pixel figures).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// fast and multistyle26 (same transformer shape).
+    Transformer,
+    Arbitrary,
+    AdaIN,
+    Gatys,
+}
+
+/// How a loaded method uses memory: its model, and the tile (side, overlap)
+/// it works in when it tiles. Built by `crate::method::Method::footprint`,
+/// so that this module stays a leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Footprint {
+    pub network: Network,
+    pub tile: Option<(usize, usize)>,
+}
+
+/// The estimate for a method with this footprint at these sizes.
+pub fn estimate(footprint: &Footprint, sizes: &Sizes) -> Estimate {
     let (ww, wh) = sizes.work;
     let work = pixels(ww, wh);
     let style_px: u64 = sizes.styles.iter().fold(0u64, |a, &(w, h)| a.saturating_add(pixels(w, h)));
-    let tile_px = |t: &crate::nn::tiling::Tiling| {
-        let side = t.tile.saturating_add(t.overlap.saturating_mul(2)) as u64;
-        work.min(mul(side, side))
+    let net_px = match footprint.tile {
+        Some((tile, overlap)) => {
+            let side = tile.saturating_add(overlap.saturating_mul(2)) as u64;
+            work.min(mul(side, side))
+        }
+        None => work,
     };
-    let (network, styles) = match method {
-        Method::Fast(_, t) | Method::MultiStyle26(_, _, t) => (mul(tile_px(t), FAST_NET), 0),
-        Method::Arbitrary(_, o) => (mul(tile_px(&o.tiling), ARBITRARY_NET), mul(style_px, ARBITRARY_STYLE_NET + RGB_F32)),
-        Method::AdaIN(_, o) => (mul(tile_px(&o.tiling), ADAIN_NET), mul(style_px, ADAIN_NET + RGB_F32)),
-        Method::Gatys(_) => (mul(work, GATYS_NET), mul(style_px, GATYS_STYLE_NET + RGB_F32)),
+    let (network, styles) = match footprint.network {
+        Network::Transformer => (mul(net_px, FAST_NET), 0),
+        Network::Arbitrary => (mul(net_px, ARBITRARY_NET), mul(style_px, ARBITRARY_STYLE_NET + RGB_F32)),
+        Network::AdaIN => (mul(net_px, ADAIN_NET), mul(style_px, ADAIN_NET + RGB_F32)),
+        Network::Gatys => (mul(net_px, GATYS_NET), mul(style_px, GATYS_STYLE_NET + RGB_F32)),
     };
     Estimate { pipeline: pipeline_bytes(sizes.content.0, sizes.content.1), images: mul(work, RGB_F32 * WORK_COPIES), network, styles }
 }

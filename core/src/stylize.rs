@@ -67,7 +67,7 @@ impl Stylizer {
         if let Method::Gatys(g) = &self.method {
             g.check_sizes(sizes.content, sizes.work, &sizes.styles)?;
         }
-        let estimate = budget::estimate(&self.method, &sizes);
+        let estimate = budget::estimate(&self.method.footprint(), &sizes);
         let what = || {
             let (w, h) = sizes.work;
             let mut what = format!("the {} method on a {width}×{height} picture at a working size of {w}×{h}", self.kind());
@@ -215,7 +215,7 @@ impl Stylizer {
                 let (w, h) = style_input_size(image.width, image.height, size);
                 let sizes = budget::Sizes { content: (0, 0), work: (0, 0), styles: vec![(w, h)] };
                 let what = || format!("the style vector of a {}×{} painting seen at {w}×{h} (style size {size})", image.width, image.height);
-                budget::check(what, budget::estimate(&self.method, &sizes).total(), self.memory_limit()?)?;
+                budget::check(what, budget::estimate(&self.method.footprint(), &sizes).total(), self.memory_limit()?)?;
                 Ok(net.style_vector(image, size)?.to_vec1::<f32>()?)
             }
             #[allow(unreachable_patterns)]

@@ -231,6 +231,18 @@ pub enum Method {
 }
 
 impl Method {
+    /// How this method uses memory, for the budget check before a request.
+    pub fn footprint(&self) -> crate::budget::Footprint {
+        use crate::budget::{Footprint, Network};
+        let tiled = |t: &Tiling| Some((t.tile, t.overlap));
+        match self {
+            Method::Fast(_, t) | Method::MultiStyle26(_, _, t) => Footprint { network: Network::Transformer, tile: tiled(t) },
+            Method::Arbitrary(_, o) => Footprint { network: Network::Arbitrary, tile: tiled(&o.tiling) },
+            Method::AdaIN(_, o) => Footprint { network: Network::AdaIN, tile: tiled(&o.tiling) },
+            Method::Gatys(_) => Footprint { network: Network::Gatys, tile: None },
+        }
+    }
+
     /// Which method this is.
     pub fn kind(&self) -> MethodKind {
         match self {
