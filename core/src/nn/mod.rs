@@ -38,6 +38,20 @@ fn reflect_dim(x: &Tensor, dim: usize, before: usize, after: usize) -> Result<Te
 /// Reflect padding of the two spatial axes: `top, bottom, left, right`.
 pub fn reflect_pad(x: &Tensor, top: usize, bottom: usize, left: usize, right: usize) -> Result<Tensor> {
     let _span = crate::profile::span("padding", || format!("reflect {top}/{bottom}/{left}/{right} {:?}", x.dims()), 0);
+    if top + bottom + left + right == 0 {
+        return Ok(x.clone());
+    }
+    // Inference on the CPU: one pass (ops::pad); training keeps candle's
+    // differentiable concatenation.
+    if inference_on_cpu(&[x]) && x.rank() == 4 {
+        return x.contiguous()?.apply_op1_no_bwd(&crate::ops::pad::ReflectPad { top, bottom, left, right });
+    }
+    reflect_pad_portable(x, top, bottom, left, right)
+}
+
+/// [`reflect_pad`] with candle ops (any device, differentiable): the plain
+/// reference the CPU kernel is tested against.
+pub fn reflect_pad_portable(x: &Tensor, top: usize, bottom: usize, left: usize, right: usize) -> Result<Tensor> {
     let x = reflect_dim(x, 2, top, bottom)?;
     reflect_dim(&x, 3, left, right)
 }
@@ -290,5 +304,27 @@ mod tests {
         let x = t(&[1., 2., 3., 4.], (1, 1, 2, 2));
         let y = upsample_nearest2x(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(y, vec![1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.]);
+    }
+
+    #[test]
+    fn reflect_pad_kernel_matches_the_portable_reference() {
+        let dev = Device::Cpu;
+        for &(n, c, h, w) in &[(1, 3, 7, 5), (2, 4, 9, 13), (1, 1, 2, 2)] {
+            let x = Tensor::randn(0f32, 1.0, (n, c, h, w), &dev).unwrap();
+            for &(t, b, l, r) in &[(1, 1, 1, 1), (4, 4, 4, 4), (0, 1, 0, 1), (2, 0, 3, 1), (1, 0, 0, 0)] {
+                if t >= h || b >= h || l >= w || r >= w {
+                    continue;
+                }
+                let fast = reflect_pad(&x, t, b, l, r).unwrap();
+                let plain = reflect_pad_portable(&x, t, b, l, r).unwrap();
+                assert_eq!(fast.dims(), plain.dims());
+                let d = (fast - plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                assert_eq!(d, 0.0, "{n}x{c}x{h}x{w} pad {t}/{b}/{l}/{r}");
+            }
+        }
+        // A pad as large as the axis is an error on both paths, never a panic.
+        let x = Tensor::zeros((1, 1, 3, 3), candle_core::DType::F32, &dev).unwrap();
+        assert!(reflect_pad(&x, 3, 0, 0, 0).is_err());
+        assert!(reflect_pad_portable(&x, 3, 0, 0, 0).is_err());
     }
 }

@@ -7,5 +7,6 @@ pub mod conv;
 pub(crate) mod frozen_grad;
 pub(crate) mod gemm;
 pub(crate) mod norm;
+pub(crate) mod pad;
 pub(crate) mod storage;
 pub(crate) mod winograd;

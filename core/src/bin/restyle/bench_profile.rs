@@ -45,7 +45,7 @@ fn work(args: &BenchArgs, net: &str, dev: &candle_core::Device) -> Result<Work> 
             // The style vector is part of the work (predict at 256, as `bench arbitrary`).
             Box::new(move |size| {
                 let v = net.style_vector(&painting, opts.style_size)?;
-                let params = net.transfer.style_params(&v)?;
+                let params = net.transfer.style_params(&v.reshape((1, v.elem_count()))?)?;
                 sync(&net.stylize_tensor(&input(size)?, &params, &opts)?)
             })
         }
