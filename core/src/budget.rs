@@ -91,8 +91,14 @@ pub fn default_limit() -> u64 {
     physical_memory().map_or(FALLBACK_LIMIT, |m| m / 2)
 }
 
-/// `MemTotal` from `/proc/meminfo` (Linux); `None` elsewhere.
+/// `MemTotal` from `/proc/meminfo` (Linux); `None` elsewhere. Read once
+/// per process: every decode and every request asks for the limit.
 pub fn physical_memory() -> Option<u64> {
+    static TOTAL: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(read_physical_memory)
+}
+
+fn read_physical_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

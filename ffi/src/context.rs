@@ -218,18 +218,18 @@ fn model_name(key: &Key) -> FfiResult<Option<String>> {
 
 /// Loads the network(s) for `key.method` through the core's loader.
 fn load_method(ctx: &State, key: &Key, device: &candle_core::Device) -> FfiResult<Method> {
-    let opts = MethodOptions {
-        model: model_name(key)?,
-        style_weights: (key.method == MethodKind::MultiStyle26).then(|| key.style_weights.clone()),
-        ..MethodOptions::default()
-    };
+    // The C ABI requires an explicit blend for multistyle26 (its contract
+    // since the first release); weights given to another method are refused
+    // by the core, as in every front end.
     if key.method == MethodKind::MultiStyle26 && key.style_weights.is_empty() {
         let n = restyle_core::models::multistyle::NUM_STYLES;
         return Err(FfiError::invalid(format!("multistyle26 needs params.style_weights with {n} blend weights (got none)")));
     }
-    if key.method != MethodKind::MultiStyle26 && !key.style_weights.is_empty() {
-        return Err(FfiError::invalid(format!("params.style_weights go with RESTYLE_METHOD_MULTISTYLE26, not {}", key.method)));
-    }
+    let opts = MethodOptions {
+        model: model_name(key)?,
+        style_weights: (!key.style_weights.is_empty()).then(|| key.style_weights.clone()),
+        ..MethodOptions::default()
+    };
     let spec = MethodSpec::new(key.method, &opts)?;
     // The context's folder (or RESTYLE_WEIGHTS_DIR), then the user's restyle
     // cache. A filter inside an editor never downloads behind the user's back.

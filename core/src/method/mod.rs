@@ -250,7 +250,9 @@ impl Method {
             Method::Fast(..) => MethodKind::Fast,
             Method::MultiStyle26(..) => MethodKind::MultiStyle26,
             Method::AdaIN(..) => MethodKind::AdaIN,
-            Method::Gatys(g) if g.config.scales > 1 || g.config.gram_shift != 0.0 => MethodKind::GatysImproved,
+            // A loaded optimisation carries its settings, not the preset they
+            // came from (the CLI tunes them freely): both presets take the
+            // same options, so the family is what matters here.
             Method::Gatys(_) => MethodKind::Gatys,
         }
     }
