@@ -15,7 +15,6 @@ pub mod layout;
 pub mod manifest;
 pub mod merge;
 pub mod plan;
-pub mod rng;
 pub mod run;
 pub mod shard;
 pub mod state;

@@ -1,7 +1,7 @@
 //! What to write for each source image, decided from the seed and the
-//! image's relative path only (see [`crate::rng`]).
+//! image's relative path only (see [`restyle_core::rng`]).
 
-use crate::rng::Stream;
+use restyle_core::rng::Stream;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 

@@ -14,7 +14,8 @@
 //! | [`video`] | video: optical flow, temporal consistency, ffmpeg pipes, the frame pipeline |
 //! | [`image`] | codecs, resizing, colour |
 //! | [`budget`] | the memory budget: a request's estimated working memory, checked before allocating |
-//! | [`device`], [`error`], [`progress`], [`fsio`], [`profile`] | leaves used everywhere |
+//! | [`style_distribution`] | random styles: style vectors drawn from N(μ, Σ) of paintings (augment, Python) |
+//! | [`device`], [`error`], [`progress`], [`fsio`], [`profile`], [`rng`] | leaves used everywhere |
 
 pub mod budget;
 pub mod device;
@@ -29,6 +30,8 @@ pub mod ops;
 pub mod profile;
 pub mod progress;
 pub mod request;
+pub mod rng;
+pub mod style_distribution;
 pub mod stylize;
 pub mod train;
 pub mod video;

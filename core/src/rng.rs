@@ -1,10 +1,13 @@
-//! Deterministic randomness keyed by (seed, relative path, purpose).
+//! Deterministic randomness keyed by (seed, name, purpose): a SHA-256
+//! counter stream.
 //!
-//! Every choice for an output (selected or not, which style, strength, the
-//! random style vector, the network's seed) is drawn from a SHA-256 counter
-//! stream of the run's seed, the source's relative path and what the draw is
-//! for. So results do not depend on thread count, batch order, sharding or
-//! resumption, and stay the same across versions of any RNG crate.
+//! `restyle-augment` draws every choice for an output (selected or not,
+//! which style, strength, the random style vector, the network's seed) from
+//! a stream of the run's seed, the source's relative path and what the draw
+//! is for, so results do not depend on thread count, batch order, sharding
+//! or resumption, and stay the same across versions of any RNG crate. The
+//! random style vectors of [`crate::style_distribution`] come from the same
+//! streams, so a seed gives the same vector in every front end.
 
 use sha2::{Digest, Sha256};
 
@@ -18,6 +21,7 @@ pub struct Stream {
 impl Stream {
     pub fn new(seed: u64, rel: &str, purpose: &str) -> Self {
         let mut h = Sha256::new();
+        // The original domain tag, kept so that existing runs draw the same values.
         h.update(b"restyle-augment/v1\0");
         h.update(seed.to_le_bytes());
         h.update((rel.len() as u64).to_le_bytes());
