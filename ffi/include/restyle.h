@@ -320,6 +320,27 @@ void restyle_context_free(restyle_context *ctx);
 restyle_status restyle_stylize(restyle_context *ctx, const restyle_image *image, const restyle_mask *mask,
                                const restyle_params *params);
 
+/* ------------------------------------------------------------------------ */
+/* Dialog helpers: built-in style names, devices                            */
+/* ------------------------------------------------------------------------ */
+
+/** Number of RESTYLE_METHOD_MULTISTYLE26 built-in styles (26). */
+uint32_t restyle_multistyle26_style_count(void);
+
+/**
+ * The name of built-in style `id` (0-based; the index to set to 1 in
+ * style_weights), e.g. "crimson"; static, NULL when out of range. The same
+ * names the CLI takes in --style-id and lists in `restyle info`.
+ */
+const char *restyle_multistyle26_style_name(uint32_t id);
+
+/**
+ * 1 when `device` ("cpu", "cuda", "cuda:1", "metal", "auto") is compiled in
+ * and opens, else 0 with restyle_last_error() saying why. Lets a host offer
+ * only the devices that work.
+ */
+int32_t restyle_device_available(const char *device);
+
 #ifdef __cplusplus
 }
 #endif

@@ -128,6 +128,11 @@ impl State {
         }
         let key = Key { method: kind, model, device, style_weights: unsafe { style_weights(params)? } };
         let content = buffer.to_picture()?;
+        // Loading a network takes seconds: say so, so a host's progress
+        // shows a message (and can cancel) instead of looking stuck.
+        if !self.loaded.iter().any(|(k, _)| *k == key) && progress.report("loading networks", 0.0) == Control::Cancel {
+            return Err(cancelled());
+        }
         let stylizer = self.stylizer(key)?;
         let budget = request.max_seconds;
         // With a time budget the steps per stage are unknown: the host's

@@ -11,6 +11,7 @@
 pub mod context;
 pub mod pixels;
 pub mod status;
+pub mod styles;
 
 use context::Context;
 use pixels::{Buffer, Format, MaskView, RestyleImage, RestyleMask};

@@ -16,6 +16,44 @@ use candle_nn::VarBuilder;
 
 pub use restyle_weights::import::multistyle26::NUM_STYLES;
 
+/// Names of the 26 built-in styles, by id. The paintings the network was
+/// trained on are not recorded with `multistyle26.onnx`, so these are
+/// descriptive names given from each style applied to a photo
+/// (`plugin/thumbnails/`), not painting titles. Every front end (CLI
+/// `--style-id`, C ABI `restyle_multistyle26_style_name`, plug-ins) uses
+/// these; ids stay valid too.
+pub const STYLE_NAMES: [&str; NUM_STYLES] = [
+    "pastel-sunrise", "black-ink-on-yellow", "charcoal-and-sky", "electric-shards", "red-ground-blue-sky",
+    "fauve-strokes", "indigo-cells", "colour-bands", "pink-sketch", "teal-mosaic",
+    "sepia-wash", "golden-etching", "lavender-haze", "green-rays", "pale-frost",
+    "stained-glass", "violet-streaks", "red-blocks", "ochre-woodcut", "blue-night-strokes",
+    "crimson", "bold-cut-outs", "blue-grey-planes", "dusk-oil", "blue-ink-on-cream",
+    "cobalt-and-amber",
+];
+
+/// The id of a built-in style given by number or by name (case-insensitive).
+pub fn style_id(s: &str, num_styles: usize) -> Result<usize> {
+    let s = s.trim();
+    if let Ok(i) = s.parse::<usize>() {
+        if i >= num_styles {
+            return Err(Error::InvalidArgument(format!("style id {i} out of range 0..{}", num_styles - 1)));
+        }
+        return Ok(i);
+    }
+    // Names belong to the 26-style network; another shape only has numbers.
+    if num_styles == NUM_STYLES {
+        if let Some(i) = STYLE_NAMES.iter().position(|n| n.eq_ignore_ascii_case(s)) {
+            return Ok(i);
+        }
+        return Err(Error::InvalidArgument(format!(
+            "style '{s}' is neither a number 0..{} nor a built-in style name ({})",
+            num_styles - 1,
+            STYLE_NAMES.join(", ")
+        )));
+    }
+    Err(Error::InvalidArgument(format!("style id '{s}' is not a number (use e.g. 7 or 3:0.5,12:0.5)")))
+}
+
 /// Shape of the network; the defaults are `multistyle26.onnx`'s.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -148,8 +186,8 @@ impl MultiStyle26 {
     }
 }
 
-/// Parses `--style-id`: `7`, or `3:0.5,12:0.5` (weights non-negative,
-/// normalised to sum 1; a bare index counts 1).
+/// Parses `--style-id`: `7`, `crimson`, or `3:0.5,12:0.5` (ids or names;
+/// weights non-negative, normalised to sum 1; a bare index counts 1).
 pub fn parse_style_weights(spec: &str, num_styles: usize) -> Result<Vec<f32>> {
     let mut w = vec![0f32; num_styles];
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -157,12 +195,7 @@ pub fn parse_style_weights(spec: &str, num_styles: usize) -> Result<Vec<f32>> {
             Some((i, v)) => (i.trim(), v.trim()),
             None => (part, "1"),
         };
-        let i: usize = idx
-            .parse()
-            .map_err(|_| Error::InvalidArgument(format!("style id '{idx}' is not a number (use e.g. 7 or 3:0.5,12:0.5)")))?;
-        if i >= num_styles {
-            return Err(Error::InvalidArgument(format!("style id {i} out of range 0..{}", num_styles - 1)));
-        }
+        let i = style_id(idx, num_styles)?;
         let v: f32 = wt.parse().map_err(|_| Error::InvalidArgument(format!("style weight '{wt}' is not a number")))?;
         if !v.is_finite() || v < 0.0 {
             return Err(Error::InvalidArgument(format!("style weight {v} must be non-negative")));
@@ -189,6 +222,23 @@ mod tests {
         assert!(parse_style_weights("1:-1", 4).is_err());
         assert!(parse_style_weights("x", 4).is_err());
         assert!(parse_style_weights("1:0", 4).is_err());
+    }
+
+    #[test]
+    fn style_names_are_ids() {
+        assert_eq!(STYLE_NAMES.len(), NUM_STYLES);
+        for (i, n) in STYLE_NAMES.iter().enumerate() {
+            assert_eq!(style_id(n, NUM_STYLES).unwrap(), i, "{n}");
+            assert_eq!(style_id(&n.to_uppercase(), NUM_STYLES).unwrap(), i);
+            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{n}: a CLI-friendly name");
+        }
+        let unique: std::collections::HashSet<_> = STYLE_NAMES.iter().collect();
+        assert_eq!(unique.len(), NUM_STYLES);
+        let w = parse_style_weights("crimson:1,3:1", NUM_STYLES).unwrap();
+        assert_eq!((w[20], w[3]), (0.5, 0.5));
+        let e = style_id("no-such-style", NUM_STYLES).unwrap_err().to_string();
+        assert!(e.contains("no-such-style") && e.contains("pastel-sunrise"), "{e}");
+        assert!(style_id("crimson", 4).is_err(), "names belong to the 26-style network only");
     }
 
     #[test]

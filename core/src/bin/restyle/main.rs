@@ -60,6 +60,9 @@ fn main() -> anyhow::Result<()> {
             println!("restyle {}", env!("CARGO_PKG_VERSION"));
             println!("device (auto): {}", restyle_core::device::describe(&dev));
             println!("cuda compiled in: {}", candle_core::utils::cuda_is_available());
+            let names = restyle_core::models::multistyle::STYLE_NAMES;
+            let list: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{i} {n}")).collect();
+            println!("multistyle26 styles (--style-id): {}", list.join(", "));
             Ok(())
         }
     }

@@ -67,7 +67,7 @@ pub struct StyleArgs {
     /// adain: its decoder.pth (default: as for --adain-vgg).
     #[arg(long)]
     pub adain_decoder: Option<PathBuf>,
-    /// multistyle26: a style 0..25 or a blend like 3:0.5,12:0.5 [default: 0].
+    /// multistyle26: a style 0..25 or its name (`restyle info` lists them), or a blend like 3:0.5,crimson:0.5 [default: 0].
     #[arg(long)]
     pub style_id: Option<String>,
     /// 0..1: how strongly to apply the style.
