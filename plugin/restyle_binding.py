@@ -108,11 +108,70 @@ def load():
     lib.restyle_context_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.restyle_context_free.restype = None
     lib.restyle_context_free.argtypes = [ctypes.c_void_p]
+    # Dialog helpers (added to ABI 1 later): absent in an older library.
+    if hasattr(lib, "restyle_multistyle26_style_name"):
+        lib.restyle_multistyle26_style_count.restype = ctypes.c_uint32
+        lib.restyle_multistyle26_style_count.argtypes = []
+        lib.restyle_multistyle26_style_name.restype = ctypes.c_char_p
+        lib.restyle_multistyle26_style_name.argtypes = [ctypes.c_uint32]
+        lib.restyle_device_available.restype = ctypes.c_int32
+        lib.restyle_device_available.argtypes = [ctypes.c_char_p]
     lib.restyle_stylize.restype = ctypes.c_int32
     lib.restyle_stylize.argtypes = [ctypes.c_void_p, ctypes.POINTER(Image), ctypes.POINTER(Mask),
                                     ctypes.POINTER(Params)]
     _lib = lib
     return lib
+
+
+def style_names():
+    """The 26 built-in style names, by id, as the library (core) names them."""
+    lib = load()
+    if not hasattr(lib, "restyle_multistyle26_style_name"):
+        return ["style %d" % i for i in range(MULTISTYLE26_STYLES)]
+    return [lib.restyle_multistyle26_style_name(i).decode() for i in range(lib.restyle_multistyle26_style_count())]
+
+
+def devices():
+    """The devices to offer: "cpu", plus "cuda" when this library build opens it."""
+    lib = load()
+    found = ["cpu"]
+    if hasattr(lib, "restyle_device_available") and lib.restyle_device_available(b"cuda"):
+        found.append("cuda")
+    return found
+
+
+def thumbnails_path():
+    """The committed sprite of the built-in styles (plugin/thumbnails/), or None."""
+    for d in (os.path.join(HERE, "thumbnails"), os.path.join(HERE, "..", "thumbnails")):
+        p = os.path.join(d, "multistyle26.jpg")
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+THUMB_SIDE = 64  # side of one tile in the sprite; tiles in one row, by id
+
+
+def weights_file_exists(*names):
+    """True when one of `names` is in a weights folder this binding will use."""
+    dirs = [d for d in (os.environ.get("RESTYLE_WEIGHTS_DIR") or "").split(os.pathsep) if d]
+    if weights_dir():
+        dirs.append(weights_dir())
+    return any(os.path.isfile(os.path.join(d, n)) for d in dirs for n in names)
+
+
+# AdaIN's two files (naoto0804/pytorch-AdaIN), found by name in a weights folder.
+ADAIN_FILES = ("vgg_normalised.pth", "decoder.pth")
+# Longest side of a dialog preview: small enough to appear in about a second on a CPU.
+PREVIEW_SIDE = 160
+# Gatys methods optimise: a preview gets this budget at most.
+PREVIEW_GATYS_SECONDS = 2.0
+
+
+def preview_size(width, height, side=PREVIEW_SIDE):
+    """The size to read a layer at for a preview (aspect kept, never upscaled)."""
+    scale = min(1.0, float(side) / max(width, height, 1))
+    return max(1, int(round(width * scale))), max(1, int(round(height * scale))), scale
 
 
 def _check(lib, status):
@@ -145,11 +204,13 @@ class Context:
 
     def stylize(self, pixels, width, height, fmt, stride=None, mask=None, mask_stride=None, method="arbitrary",
                 style_path=None, builtin_style=None, strength=1.0, preserve_color="none", working_size=0,
-                iterations=0, max_seconds=0.0, seed=0, device=None, progress=None):
+                iterations=0, max_seconds=0.0, seed=0, device=None, progress=None, model_path=None):
         """Stylizes `pixels` (a writable bytearray) in place; alpha is untouched.
 
         `mask` (bytes, one per pixel, 0..255) limits the change to a selection.
         `iterations` and `max_seconds` (a time budget, 0 = none) are for the gatys methods.
+        `builtin_style`: multistyle26's style, an id or a name from style_names().
+        `model_path`: the fast method's network file (None: the embedded one).
         `progress(stage, fraction)` is called on this thread; return True to cancel.
         Raises RestyleError (`.cancelled` when the callback cancelled).
         """
@@ -170,8 +231,16 @@ class Context:
         p.seed = int(seed)
         p.device = _enc(device)
         p.style_path = _enc(style_path)
+        p.model_path = _enc(model_path)
         keep = []
         if builtin_style is not None:
+            if isinstance(builtin_style, str) and not builtin_style.isdigit():
+                names = style_names()
+                if builtin_style not in names:
+                    raise RestyleError(2, "unknown built-in style %r (known: %s)" % (builtin_style, ", ".join(names)))
+                builtin_style = names.index(builtin_style)
+            if not 0 <= int(builtin_style) < MULTISTYLE26_STYLES:
+                raise RestyleError(2, "built-in style %s is out of range 0..%d" % (builtin_style, MULTISTYLE26_STYLES - 1))
             weights = (ctypes.c_float * MULTISTYLE26_STYLES)()
             weights[int(builtin_style)] = 1.0
             keep.append(weights)
@@ -198,3 +267,15 @@ class Context:
             _check(self.lib, status)
         finally:
             del buf, img
+
+    def preview(self, pixels, width, height, fmt, mask=None, progress=None, **options):
+        """A stylized copy of a small image (read by the host at preview_size):
+        returns a new bytearray, `pixels` and the document are never touched.
+        Gatys methods get at most PREVIEW_GATYS_SECONDS."""
+        out = bytearray(pixels)
+        options = dict(options, working_size=0)
+        if options.get("method") in ("gatys", "gatys-improved"):
+            budget = options.get("max_seconds") or PREVIEW_GATYS_SECONDS
+            options["max_seconds"] = min(budget, PREVIEW_GATYS_SECONDS)
+        self.stylize(out, width, height, fmt, mask=mask, progress=progress, **options)
+        return out
