@@ -39,6 +39,7 @@ __all__ = [
     "stylize",
     "Stylizer",
     "methods",
+    "random_style",
     "Error",
     "InvalidInputError",
     "WeightsError",
@@ -51,6 +52,46 @@ __all__ = [
 def methods() -> Dict[str, str]:
     """The method names restyle accepts, with a one-line summary of each."""
     return dict(_restyle.methods())
+
+
+def _key(seed: Any) -> int:
+    """A 64-bit key from an int, the caller's RNG (numpy Generator or
+    RandomState, random.Random, anything with ``integers``/``randint``/
+    ``getrandbits``), or None (fresh entropy)."""
+    if seed is None:
+        import secrets
+
+        return secrets.randbits(64)
+    if isinstance(seed, bool):
+        raise InvalidInputError("seed: expected an int or a random generator, got a bool")
+    if isinstance(seed, (int, np.integer)):
+        k = int(seed)
+        if not 0 <= k < 2**64:
+            raise InvalidInputError(f"seed: expected 0 <= seed < 2**64, got {k}")
+        return k
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**64, dtype=np.uint64))
+    if isinstance(seed, np.random.RandomState):
+        return int(seed.randint(0, 2**63, dtype=np.int64)) * 2 + int(seed.randint(0, 2))
+    if hasattr(seed, "getrandbits"):
+        return int(seed.getrandbits(64))
+    raise InvalidInputError(f"seed: expected an int, a numpy Generator or RandomState, or a random.Random, got {type(seed).__name__}")
+
+
+def random_style(seed: Any = None, distribution: Optional[os.PathLike] = None) -> np.ndarray:
+    """A random style vector (100 float32) for the arbitrary method, drawn
+    from the shipped distribution of paintings (N(μ, Σ) of the style vectors
+    of 14 paintings, as in Style Augmentation), or from ``distribution``, a
+    file written by ``restyle-augment fit-styles``.
+
+    seed: an int (the same int gives the same vector, and the same vector
+    ``restyle-augment --random-style`` draws for that key), the caller's
+    RNG (a numpy Generator or RandomState, a random.Random: one 64-bit draw
+    from it), or None (fresh entropy). ``stylize(img, style="random",
+    seed=S)`` is ``stylize(img, style=random_style(S), seed=S)``.
+    """
+    path = os.fspath(distribution) if distribution is not None else None
+    return np.asarray(_restyle.random_style(_key(seed), path), dtype=np.float32)
 
 
 # --- inputs ---------------------------------------------------------------
@@ -74,14 +115,18 @@ def _is_path(obj: Any) -> bool:
     return isinstance(obj, (str, os.PathLike))
 
 
-def _style_kwargs(style: Any) -> Dict[str, Any]:
-    """One style, as the keyword the extension takes."""
+def _style_kwargs(style: Any, seed: int = 0) -> Dict[str, Any]:
+    """One style, as the keyword the extension takes (``seed`` draws
+    ``"random"``)."""
     if style is None:
         return {}
     if isinstance(style, bool):
         raise InvalidInputError("style: expected a painting, a multistyle26 id or blend, or a style vector, got a bool")
     if isinstance(style, (int, np.integer)):
         return {"style_blend": str(int(style))}
+    if isinstance(style, str) and style == "random":
+        # A keyword, not a file: a file named "random" is Path("random").
+        return {"style_vector": _floats(random_style(seed))}
     if isinstance(style, dict):
         # core parses and checks the blend ("3:0.5,12:0.5")
         return {"style_blend": ",".join(f"{k}:{v}" for k, v in style.items())}
@@ -180,12 +225,13 @@ class Stylizer:
         strength: float = 1.0,
         preserve_color: Optional[str] = None,
         size: Optional[int] = None,
-        seed: int = 0,
+        seed: Any = 0,
         style_size: Optional[int] = None,
         iterations: Optional[int] = None,
         max_seconds: Optional[float] = None,
     ) -> Any:
-        kw = _style_kwargs(style)
+        seed = _key(seed)  # an int, or one draw from the caller's RNG (None: fresh entropy)
+        kw = _style_kwargs(style, seed)
         has_blend = "style_blend" in kw
         method = _restyle.resolve_method(self.method, bool(kw) and not has_blend, has_blend)
         engine = self._engine(method)
@@ -278,7 +324,7 @@ def stylize(
     preserve_color: Optional[str] = None,
     size: Optional[int] = None,
     device: str = "auto",
-    seed: int = 0,
+    seed: Any = 0,
     weights_dir: Optional[os.PathLike] = None,
     **kwargs: Any,
 ) -> Any:
@@ -289,14 +335,19 @@ def stylize(
         numpy array, C in 1..4, uint8, uint16 or float32 in 0..1 (result: the
         same dtype and shape; alpha copied untouched). Any strides.
     style: a painting (path, PIL image or array), a multistyle26 id (``7``)
-        or blend (``{3: .5, 12: .5}``), or a style vector (100 floats, see
-        :meth:`Stylizer.style_vector`). None for methods with built-in styles.
+        or blend (``{3: .5, 12: .5}``), a style vector (100 floats, see
+        :meth:`Stylizer.style_vector`), or ``"random"``: the style vector
+        :func:`random_style` draws for ``seed``. None for methods with
+        built-in styles.
     method: ``arbitrary``, ``fast``, ``multistyle26``, ``adain``, ``gatys``,
         ``gatys-improved`` (:func:`methods`); None: the library's default
         (see :class:`Stylizer`).
     strength: 0..1. preserve_color: None, ``"luminance"`` or ``"histogram"``.
     size: work at this longest side (result scaled back to the input's size);
-        None: the method's default. seed: for anything random.
+        None: the method's default. seed: for anything random (the random
+        style, the network's noise): an int (same seed, same output), the
+        caller's RNG (numpy Generator, random.Random: one draw), or None
+        (fresh entropy).
     weights_dir: a folder of weight files (else ``RESTYLE_WEIGHTS_DIR``, the
         user cache, then a download unless ``RESTYLE_OFFLINE=1``).
     Also: ``style_size``, ``iterations`` and ``max_seconds`` (gatys).

@@ -143,6 +143,28 @@ fn methods() -> Vec<(&'static str, &'static str)> {
     MethodKind::ALL.iter().map(|k| (k.name(), k.summary())).collect()
 }
 
+/// The random style vector of `seed` (core's `StyleDistribution::sample_key`,
+/// the draw `restyle-augment --random-style` makes for that key): from the
+/// shipped default distribution, or from a file written by
+/// `restyle-augment fit-styles`.
+#[pyfunction]
+#[pyo3(signature = (seed, distribution=None))]
+fn random_style(py: Python<'_>, seed: u64, distribution: Option<PathBuf>) -> PyResult<Vec<f32>> {
+    use restyle_core::style_distribution::StyleDistribution;
+    let r = guarded(|| {
+        let d = match &distribution {
+            None => StyleDistribution::default_set()?,
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| BindError::invalid(format!("cannot read style distribution {}: {e}", p.display())))?;
+                StyleDistribution::from_json(&text, &p.display().to_string())?
+            }
+        };
+        Ok(d.sample_key(seed))
+    });
+    r.map_err(|e| e.into_py(py))
+}
+
 /// A method loaded in one process, with its own thread pool.
 struct Loaded {
     pid: u32,
@@ -382,5 +404,6 @@ fn _restyle(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_function(wrap_pyfunction!(resolve_method, m)?)?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;
+    m.add_function(wrap_pyfunction!(random_style, m)?)?;
     Ok(())
 }
