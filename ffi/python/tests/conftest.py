@@ -37,3 +37,16 @@ def isolated_cache(cache_root, monkeypatch):
     monkeypatch.setenv("RESTYLE_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(cache / "hf"))
     monkeypatch.delenv("RESTYLE_WEIGHTS_DIR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def coco128():
+    """The coco128 data set beside the repository (../shared/data/coco128):
+    images/train2017/*.jpg with YOLO labels in labels/train2017/*.txt.
+    Skips without it unless RESTYLE_REQUIRE_REAL_WEIGHTS=1."""
+    root = _repo_root().parent / "shared" / "data" / "coco128"
+    if (root / "images" / "train2017").is_dir():
+        return root
+    if os.environ.get("RESTYLE_REQUIRE_REAL_WEIGHTS") == "1":
+        pytest.fail(f"no coco128 at {root} and RESTYLE_REQUIRE_REAL_WEIGHTS=1")
+    pytest.skip(f"no coco128 at {root}")
