@@ -29,7 +29,8 @@ impl Rate {
         self.num as f64 / self.den as f64
     }
 
-    fn parse(s: &str) -> Option<Rate> {
+    /// `30`, `30000/1001`; `None` for anything else or a zero.
+    pub fn parse(s: &str) -> Option<Rate> {
         let (n, d) = s.split_once('/').unwrap_or((s, "1"));
         let (num, den) = (n.trim().parse().ok()?, d.trim().parse().ok()?);
         (num > 0 && den > 0).then_some(Rate { num, den })
@@ -424,6 +425,69 @@ fn audio_codec(source: &Path, clip: &Clip, ext: &str) -> Result<String> {
     let ok = spawn("ffmpeg", &mut cmd)?.wait().map(|s| s.success()).unwrap_or(false);
     let fallback = if ext.eq_ignore_ascii_case("webm") { "libopus" } else { "aac" };
     Ok(if ok { "copy" } else { fallback }.into())
+}
+
+/// A V4L2 camera (`/dev/videoN`) through ffmpeg, as raw `rgb24` frames
+/// on a pipe ([`std::io::Read`]); the ffmpeg process ends with it.
+pub struct Camera {
+    child: Child,
+    stdout: ChildStdout,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Camera {
+    /// Opens `device` at `size` (the camera's current size when `None`,
+    /// asked of ffprobe) and `fps` (the camera's when `None`).
+    pub fn open(device: &Path, size: Option<(usize, usize)>, fps: Option<Rate>) -> Result<Camera> {
+        let (width, height) = match size {
+            Some(s) => s,
+            None => camera_size(device)?,
+        };
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(["-v", "error", "-nostdin", "-f", "v4l2"]);
+        if let Some(r) = fps {
+            cmd.args(["-framerate", &r.to_string()]);
+        }
+        cmd.args(["-video_size", &format!("{width}x{height}"), "-i"]).arg(device);
+        // Scaled in case the driver picked another size than asked.
+        cmd.args(["-vf", &format!("scale={width}:{height}"), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = spawn("ffmpeg", &mut cmd)?;
+        let stdout = child.stdout.take().ok_or_else(|| Error::Video("ffmpeg: no output pipe".into()))?;
+        Ok(Camera { child, stdout, width, height })
+    }
+}
+
+/// The camera's current frame size, from ffprobe.
+fn camera_size(device: &Path) -> Result<(usize, usize)> {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-f", "v4l2", "-print_format", "json", "-show_streams"]).arg(device);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = spawn("ffprobe", &mut cmd)?.wait_with_output().map_err(|e| Error::io("ffprobe", e))?;
+    let fail = |why: &str| Error::Video(format!("cannot open the camera {}: {why}", device.display()));
+    if !out.status.success() {
+        return Err(fail(String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| fail(&format!("ffprobe's answer: {e}")))?;
+    let stream = v["streams"].as_array().and_then(|s| s.iter().find(|s| s["codec_type"] == "video")).ok_or_else(|| fail("no video stream"))?;
+    match (stream["width"].as_u64(), stream["height"].as_u64()) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => Ok((w as usize, h as usize)),
+        _ => Err(fail("ffprobe gave no frame size (give --input-size WxH)")),
+    }
+}
+
+impl Read for Camera {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stdout.read(buf)
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[cfg(test)]

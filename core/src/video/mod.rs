@@ -9,10 +9,16 @@
 //! | [`metrics`] | warping error (Lai et al. 2018), deviation from per-frame |
 //! | [`ffmpeg`] | probing, decoding and encoding through the `ffmpeg` tool |
 //! | [`pipeline`] | decode → stylize → temporal → encode, in bounded threads |
+//! | [`stream`] | one frame at a time: stylize + temporal state (live, C ABI) |
+//! | [`raw`] | raw `rgb24` frames on byte streams (stdin, stdout) |
+//! | [`live`] | live sources: keep the newest frame, drop the rest |
 
 pub mod ffmpeg;
 pub mod flow;
+pub mod live;
 pub mod metrics;
 pub mod pipeline;
+pub mod raw;
+pub mod stream;
 pub mod temporal;
 pub mod warp;

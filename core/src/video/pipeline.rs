@@ -30,6 +30,11 @@ pub trait FrameSource: Send {
 pub trait FrameSink: Send {
     fn write_frame(&mut self, frame: &RgbImage) -> Result<()>;
     fn finish(self: Box<Self>) -> Result<()>;
+    /// After a failed write: the reader went away (a closed pipe), which
+    /// ends a live stream normally.
+    fn closed(&self) -> bool {
+        false
+    }
 }
 
 impl FrameSource for Decoder {
@@ -57,6 +62,8 @@ pub struct FrameProgress {
     /// Expected frames, when the container says.
     pub total: Option<usize>,
     pub seconds: f64,
+    /// Live sources: frames skipped so far to keep up.
+    pub dropped: usize,
 }
 
 impl FrameProgress {
@@ -144,7 +151,7 @@ pub fn run(
                     break; // the encoder failed; its error comes from its thread
                 }
                 frames += 1;
-                let p = FrameProgress { frames, total, seconds: start.elapsed().as_secs_f64() };
+                let p = FrameProgress { frames, total, seconds: start.elapsed().as_secs_f64(), dropped: 0 };
                 if progress(&p) == Control::Cancel {
                     partial = true;
                     break;
