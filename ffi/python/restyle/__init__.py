@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -229,6 +229,7 @@ class Stylizer:
         style_size: Optional[int] = None,
         iterations: Optional[int] = None,
         max_seconds: Optional[float] = None,
+        progress: Optional[Callable[[str, int, int], Optional[bool]]] = None,
     ) -> Any:
         seed = _key(seed)  # an int, or one draw from the caller's RNG (None: fresh entropy)
         kw = _style_kwargs(style, seed)
@@ -246,6 +247,7 @@ class Stylizer:
             seed=seed,
             iterations=iterations,
             max_seconds=max_seconds,
+            progress=progress,
             **kw,
         )
         if pil:
@@ -350,7 +352,12 @@ def stylize(
         (fresh entropy).
     weights_dir: a folder of weight files (else ``RESTYLE_WEIGHTS_DIR``, the
         user cache, then a download unless ``RESTYLE_OFFLINE=1``).
-    Also: ``style_size``, ``iterations`` and ``max_seconds`` (gatys).
+    Also: ``style_size``, ``iterations`` and ``max_seconds`` (gatys), and
+    ``progress``: called as ``progress(stage, step, total)`` while the image
+    is stylized (from a worker thread, with the GIL); returning False
+    cancels the call (:class:`CancelledError`), an exception it raises
+    cancels and is raised. Ctrl-C (KeyboardInterrupt) cancels a call at
+    its next progress check (every iteration of ``gatys``).
 
     Loaded networks are kept for the next call with the same method, device
     and weights_dir. The GIL is released while the image is stylized.

@@ -230,12 +230,73 @@ impl Engine {
         Ok(Stylizer::new(m, device))
     }
 
-    /// One stylize call, without the GIL.
-    fn run(&self, content: &Picture, request: &Request) -> BindResult<Picture> {
+    /// One stylize call, without the GIL. The work runs on the engine's
+    /// pool while this (the caller's) thread waits for it, looking for
+    /// Ctrl-C every 50 ms: a KeyboardInterrupt cancels the run at its next
+    /// progress check and is raised once the run has stopped (Python only
+    /// sees signals on its main thread, and only while holding the GIL).
+    /// `progress(stage, step, total)` is called from the pool's thread;
+    /// returning False cancels (CancelledError), raising cancels and raises.
+    fn run(&self, content: Picture, request: Request, progress: Option<Py<PyAny>>) -> BindResult<Picture> {
+        use restyle_core::progress::Control;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::mpsc::{channel, RecvTimeoutError};
         // The same checks as every front end, before any weights load.
         request.validate()?;
         let l = self.loaded()?;
-        let out = l.pool.install(|| l.stylizer.stylize(content, request, &mut restyle_core::progress::silent()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let raised: Arc<Mutex<Option<PyErr>>> = Arc::new(Mutex::new(None));
+        let (tx, rx) = channel();
+        {
+            let (l, stop, raised) = (l.clone(), stop.clone(), raised.clone());
+            l.clone().pool.spawn(move || {
+                let mut report = |p: &restyle_core::progress::Progress| {
+                    if let Some(cb) = &progress {
+                        let answer = Python::attach(|py| cb.call1(py, (p.stage.as_str(), p.step, p.total)).and_then(|r| {
+                            // Only an explicit False cancels (None, the usual return, continues).
+                            Ok(r.bind(py).is_instance_of::<pyo3::types::PyBool>() && !r.bind(py).is_truthy()?)
+                        }));
+                        match answer {
+                            Ok(true) => stop.store(true, Ordering::SeqCst),
+                            Ok(false) => {}
+                            Err(e) => {
+                                *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                                stop.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    if stop.load(Ordering::SeqCst) {
+                        Control::Cancel
+                    } else {
+                        Control::Continue
+                    }
+                };
+                // A panic on a pool thread would abort the process: caught here.
+                let r = guarded(|| Ok(l.stylizer.stylize(&content, &request, &mut report)?));
+                let _ = tx.send(r);
+            });
+        }
+        let mut interrupt: Option<PyErr> = None;
+        let out = loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(r) => break r,
+                Err(RecvTimeoutError::Timeout) => {
+                    if interrupt.is_none() {
+                        if let Err(e) = Python::attach(|py| py.check_signals()) {
+                            interrupt = Some(e);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    break Err(BindError::new(Kind::Error, "internal error in restyle (a bug, please report it): the worker stopped"))
+                }
+            }
+        };
+        if let Some(e) = interrupt.or_else(|| raised.lock().unwrap_or_else(|p| p.into_inner()).take()) {
+            return Err(e.into());
+        }
+        let out = out?;
         if !out.completed {
             return Err(BindError::new(Kind::Cancelled, "cancelled before the optimisation finished"));
         }
@@ -289,7 +350,7 @@ impl Engine {
     /// path); returns a new array laid out like the input (for a path: like
     /// the file, in its bit depth).
     #[pyo3(signature = (image, *, style_image=None, style_path=None, style_blend=None, style_vector=None,
-        strength=1.0, preserve_color=None, size=None, style_size=None, seed=0, iterations=None, max_seconds=None))]
+        strength=1.0, preserve_color=None, size=None, style_size=None, seed=0, iterations=None, max_seconds=None, progress=None))]
     #[allow(clippy::too_many_arguments)]
     fn stylize<'py>(
         &self,
@@ -306,6 +367,7 @@ impl Engine {
         seed: u64,
         iterations: Option<usize>,
         max_seconds: Option<f64>,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let r = guarded(|| {
             let given = [style_image.is_some(), style_path.is_some(), style_blend.is_some(), style_vector.is_some()];
@@ -360,7 +422,7 @@ impl Engine {
                         Style::Vector(v) if kind == MethodKind::MultiStyle26 => request.style_vector = Some(method::normalised_blend(&v)?),
                         Style::Vector(v) => request.style_vector = Some(v),
                     }
-                    self.run(&content, &request)
+                    self.run(content, request, progress)
                 })
             })
             .map_err(|e| e.into_py(py))?;
