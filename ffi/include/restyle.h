@@ -341,6 +341,82 @@ const char *restyle_multistyle26_style_name(uint32_t id);
  */
 int32_t restyle_device_available(const char *device);
 
+/* ------------------------------------------------------------------------ */
+/* Video streams: frames one at a time, flicker-free                         */
+/* ------------------------------------------------------------------------ */
+
+/** Each output is blended with the previous output warped along the
+ *  optical flow of the source frames, where that flow is trustworthy
+ *  (occlusions and scene cuts start afresh). The default. */
+#define RESTYLE_TEMPORAL_FLOW 0u
+/** A plain moving average of the stylized frames (ghosts on motion). */
+#define RESTYLE_TEMPORAL_EMA 1u
+/** Per-frame stylization (no state). */
+#define RESTYLE_TEMPORAL_NONE 2u
+
+/** The library's default flow preset (currently RESTYLE_FLOW_FAST). */
+#define RESTYLE_FLOW_DEFAULT 0u
+#define RESTYLE_FLOW_ULTRAFAST 1u
+#define RESTYLE_FLOW_FAST 2u
+#define RESTYLE_FLOW_MEDIUM 3u
+
+/**
+ * How a stream carries state between frames. Initialise with
+ * restyle_video_params_init(&v, sizeof v). Fields are only ever appended.
+ */
+typedef struct restyle_video_params {
+    /** sizeof(restyle_video_params) as the caller compiled it. Always first. */
+    size_t struct_size;
+    /** RESTYLE_TEMPORAL_*; default RESTYLE_TEMPORAL_FLOW. */
+    uint32_t temporal;
+    /** 0..1: the previous output's weight; default 0.8. */
+    float temporal_strength;
+    /** RESTYLE_FLOW_*; default RESTYLE_FLOW_DEFAULT. */
+    uint32_t flow_preset;
+} restyle_video_params;
+
+/** Opaque: a video stream on a context (its network, its style, the
+ *  previous frame and output). */
+typedef struct restyle_video restyle_video;
+
+/**
+ * Fills `params` with the defaults and sets params->struct_size.
+ * Errors: RESTYLE_ERR_NULL_POINTER, RESTYLE_ERR_STRUCT_SIZE.
+ */
+restyle_status restyle_video_params_init(restyle_video_params *params, size_t struct_size);
+
+/**
+ * Starts a stream on `ctx` with the style of `params` (as for
+ * restyle_stylize; the feed-forward methods only: arbitrary, multistyle26,
+ * fast, AdaIN) and the temporal behaviour of `video_params` (NULL: the
+ * defaults). The network loads into `ctx` if it is not yet; what depends
+ * on the style only (the arbitrary network's style vector, AdaIN's style
+ * statistics) is computed here, once, not per frame. `params`' pointers
+ * are read during this call only; its progress callback is not used by
+ * streams. `ctx` must outlive the stream. On failure *out is NULL.
+ * Errors: as restyle_stylize, and RESTYLE_ERR_INVALID_ARGUMENT for a Gatys
+ * method or a bad video_params field.
+ */
+restyle_status restyle_video_new(restyle_context *ctx, const restyle_params *params,
+                                 const restyle_video_params *video_params, restyle_video **out);
+
+/**
+ * Stylizes the next frame in place (R, G, B; alpha never written) and
+ * blends it with the stream's previous output. Every frame of a stream has
+ * the first frame's size (another size is RESTYLE_ERR_INVALID_ARGUMENT:
+ * start a new stream). A host that skips frames just does not pass them:
+ * the flow is computed between the frames given. On any status other than
+ * RESTYLE_OK the image is left exactly as it was and the stream's state is
+ * unchanged. Calls on one stream (or its context) from several threads are
+ * serialised.
+ * Errors: RESTYLE_ERR_NULL_POINTER, RESTYLE_ERR_INVALID_ARGUMENT,
+ * RESTYLE_ERR_UNSUPPORTED_FORMAT, RESTYLE_ERR_DEVICE, RESTYLE_ERR_INTERNAL.
+ */
+restyle_status restyle_video_frame(restyle_video *stream, const restyle_image *image);
+
+/** Frees a stream (NULL is ignored); its context stays. */
+void restyle_video_free(restyle_video *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// What identifies a loaded network: same key, same stylizer.
 #[derive(Clone, Debug, PartialEq)]
-struct Key {
+pub(crate) struct Key {
     method: MethodKind,
     model: Option<PathBuf>,
     device: DeviceChoice,
@@ -42,6 +42,14 @@ impl Context {
         // lock; the state is a cache of loaded networks, still usable.
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.stylize(buffer, params)
+    }
+
+    /// Runs `f` with the network `key` names (loaded on first use), under
+    /// the context's lock: for the video stream, whose frames share the
+    /// context's networks.
+    pub(crate) fn with_stylizer<T>(&self, key: &Key, f: impl FnOnce(&Stylizer) -> FfiResult<T>) -> FfiResult<T> {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(state.stylizer(key.clone())?)
     }
 }
 
@@ -86,47 +94,12 @@ impl State {
 
     /// Runs one request; returns the RGB result the size of `buffer`.
     fn stylize(&mut self, buffer: &Buffer, params: &RestyleParams) -> FfiResult<Picture> {
-        // SAFETY (opt_str, style image): restyle_stylize's caller promises
-        // the params' pointers are NULL or valid for the call.
-        let device = match unsafe { opt_str(params.device, "params.device")? } {
-            None => DeviceChoice::Auto,
-            Some(s) => s.parse()?,
-        };
-        let model = unsafe { opt_str(params.model_path, "params.model_path")? }.map(PathBuf::from);
-        let method = RestyleMethod::from_code(params.method).ok_or_else(|| {
-            FfiError::new(RestyleStatus::UnsupportedMethod, format!("method {} is not a RESTYLE_METHOD_* value", params.method))
-        })?;
-        let kind = method.kind();
-        let max_seconds = params.max_seconds;
-        if !(max_seconds >= 0.0 && max_seconds.is_finite()) {
-            return Err(FfiError::invalid(format!("params.max_seconds {max_seconds} must be 0 (no budget) or a positive number of seconds")));
-        }
-        // 0 means "the method's default" for every numeric field.
-        let mut request = Request {
-            strength: params.strength,
-            seed: params.seed,
-            working_size: (params.working_size > 0).then_some(params.working_size as usize),
-            preserve_color: match params.preserve_color {
-                RESTYLE_PRESERVE_NONE => None,
-                RESTYLE_PRESERVE_LUMINANCE => Some(PreserveColor::Luminance),
-                RESTYLE_PRESERVE_HISTOGRAM => Some(PreserveColor::Histogram),
-                other => return Err(FfiError::invalid(format!("params.preserve_color {other} is not a RESTYLE_PRESERVE_* value"))),
-            },
-            iterations: (kind.is_optimisation() && params.iterations > 0).then_some(params.iterations as usize),
-            max_seconds: (kind.is_optimisation() && max_seconds > 0.0).then_some(max_seconds),
-            ..Request::default()
-        };
-        if let Some(style) = unsafe { style_image(params)? } {
-            request.styles.push(StyleImage { image: style, weight: 1.0 });
-        }
-        // The same checks as every front end, before any weights load.
-        request.validate()?;
+        let (key, request) = plan(params)?;
         let progress = CallbackProgress::new(params);
         // One call before any work, so a host can cancel before weights load.
         if progress.report("prepare", 0.0) == Control::Cancel {
             return Err(cancelled());
         }
-        let key = Key { method: kind, model, device, style_weights: unsafe { style_weights(params)? } };
         let content = buffer.to_picture()?;
         // Loading a network takes seconds: say so, so a host's progress
         // shows a message (and can cancel) instead of looking stuck.
@@ -150,6 +123,49 @@ impl State {
         }
         Ok(out.picture)
     }
+}
+
+/// What `params` ask for: the network (its key) and the core's request,
+/// checked as every front end checks it, before any weights load. The
+/// params' pointers are NULL or valid: every export's caller promises it.
+pub(crate) fn plan(params: &RestyleParams) -> FfiResult<(Key, Request)> {
+    // SAFETY (opt_str, style image): restyle_stylize's caller promises
+    // the params' pointers are NULL or valid for the call.
+    let device = match unsafe { opt_str(params.device, "params.device")? } {
+        None => DeviceChoice::Auto,
+        Some(s) => s.parse()?,
+    };
+    let model = unsafe { opt_str(params.model_path, "params.model_path")? }.map(PathBuf::from);
+    let method = RestyleMethod::from_code(params.method).ok_or_else(|| {
+        FfiError::new(RestyleStatus::UnsupportedMethod, format!("method {} is not a RESTYLE_METHOD_* value", params.method))
+    })?;
+    let kind = method.kind();
+    let max_seconds = params.max_seconds;
+    if !(max_seconds >= 0.0 && max_seconds.is_finite()) {
+        return Err(FfiError::invalid(format!("params.max_seconds {max_seconds} must be 0 (no budget) or a positive number of seconds")));
+    }
+    // 0 means "the method's default" for every numeric field.
+    let mut request = Request {
+        strength: params.strength,
+        seed: params.seed,
+        working_size: (params.working_size > 0).then_some(params.working_size as usize),
+        preserve_color: match params.preserve_color {
+            RESTYLE_PRESERVE_NONE => None,
+            RESTYLE_PRESERVE_LUMINANCE => Some(PreserveColor::Luminance),
+            RESTYLE_PRESERVE_HISTOGRAM => Some(PreserveColor::Histogram),
+            other => return Err(FfiError::invalid(format!("params.preserve_color {other} is not a RESTYLE_PRESERVE_* value"))),
+        },
+        iterations: (kind.is_optimisation() && params.iterations > 0).then_some(params.iterations as usize),
+        max_seconds: (kind.is_optimisation() && max_seconds > 0.0).then_some(max_seconds),
+        ..Request::default()
+    };
+    if let Some(style) = unsafe { style_image(params)? } {
+        request.styles.push(StyleImage { image: style, weight: 1.0 });
+    }
+    // The same checks as every front end, before any weights load.
+    request.validate()?;
+    let key = Key { method: kind, model, device, style_weights: unsafe { style_weights(params)? } };
+    Ok((key, request))
 }
 
 fn cancelled() -> FfiError {

@@ -12,6 +12,7 @@ pub mod context;
 pub mod pixels;
 pub mod status;
 pub mod styles;
+pub mod video;
 
 use context::Context;
 use pixels::{Buffer, Format, MaskView, RestyleImage, RestyleMask};

@@ -18,6 +18,10 @@
  *   client adain-missing EMPTY_DIR STYLE
  *                                 AdaIN without its files: RESTYLE_ERR_WEIGHTS
  *                                 naming them
+ *   client video DIR              a video stream with the embedded fast
+ *                                 network (DIR: any folder): misuse, sensor
+ *                                 noise flicker damped, bad frames leave the
+ *                                 image and the stream's state unchanged
  *
  * Exit status 0 when every check passed; failures are printed.
  */
@@ -99,6 +103,18 @@ static int layout(void) {
     P("RESTYLE_PRESERVE_NONE", RESTYLE_PRESERVE_NONE);
     P("RESTYLE_PRESERVE_LUMINANCE", RESTYLE_PRESERVE_LUMINANCE);
     P("RESTYLE_PRESERVE_HISTOGRAM", RESTYLE_PRESERVE_HISTOGRAM);
+    P("sizeof.restyle_video_params", sizeof(restyle_video_params));
+    OFF(restyle_video_params, struct_size);
+    OFF(restyle_video_params, temporal);
+    OFF(restyle_video_params, temporal_strength);
+    OFF(restyle_video_params, flow_preset);
+    P("RESTYLE_TEMPORAL_FLOW", RESTYLE_TEMPORAL_FLOW);
+    P("RESTYLE_TEMPORAL_EMA", RESTYLE_TEMPORAL_EMA);
+    P("RESTYLE_TEMPORAL_NONE", RESTYLE_TEMPORAL_NONE);
+    P("RESTYLE_FLOW_DEFAULT", RESTYLE_FLOW_DEFAULT);
+    P("RESTYLE_FLOW_ULTRAFAST", RESTYLE_FLOW_ULTRAFAST);
+    P("RESTYLE_FLOW_FAST", RESTYLE_FLOW_FAST);
+    P("RESTYLE_FLOW_MEDIUM", RESTYLE_FLOW_MEDIUM);
     /* what the library itself reports */
     P("lib.abi_version", restyle_abi_version());
     for (uint32_t f = 1; f <= 7; f++) printf("lib.bytes_per_pixel.%u %u\n", f, restyle_format_bytes_per_pixel(f));
@@ -480,6 +496,161 @@ static int adain(const char *weights, const char *style, int expect_missing) {
     return 0;
 }
 
+/* A static 48x36 RGBA scene with per-frame "sensor noise" of +-4 levels
+ * (a fixed LCG), as a still camera delivers it. */
+enum { VW = 48, VH = 36, VN = 10 };
+static void noisy_frame(uint8_t *px, unsigned frame) {
+    uint32_t r = 12345u + frame * 7919u;
+    for (int y = 0; y < VH; y++)
+        for (int x = 0; x < VW; x++) {
+            uint8_t *q = px + (y * VW + x) * 4;
+            /* triangle waves (no libm needed): a smooth texture to track */
+            double v = 0.15 + 0.35 * (abs(x * 2 % 40 - 20) / 20.0) + 0.35 * (abs(y * 3 % 34 - 17) / 17.0);
+            double c[3] = {v, 0.7 * v + 0.2, 1.0 - v};
+            for (int k = 0; k < 3; k++) {
+                r = r * 1664525u + 1013904223u;
+                int n = (int)(r >> 24) % 9 - 4;
+                int val = (int)(c[k] * 255.0 + 0.5) + n;
+                q[k] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : val);
+            }
+            q[3] = (uint8_t)(100 + x);
+        }
+}
+
+/* Mean |a - b| over RGB of two RGBA frames, in levels. */
+static double frame_diff(const uint8_t *a, const uint8_t *b) {
+    double d = 0;
+    for (int i = 0; i < VW * VH; i++)
+        for (int k = 0; k < 3; k++) d += fabs((double)a[i * 4 + k] - (double)b[i * 4 + k]);
+    return d / (VW * VH * 3);
+}
+
+static int video(const char *dir) {
+    static uint8_t src[VN][VW * VH * 4], per_frame[VN][VW * VH * 4], streamed[VN][VW * VH * 4];
+    restyle_context *ctx = NULL;
+    CHECK(restyle_context_new(dir, &ctx) == RESTYLE_OK, "context: %s", restyle_last_error());
+    restyle_params p;
+    restyle_params_init(&p, sizeof p);
+    p.method = RESTYLE_METHOD_FAST; /* the embedded network: no weight files */
+    p.device = "cpu";
+    restyle_video_params v;
+    CHECK(restyle_video_params_init(&v, sizeof v) == RESTYLE_OK, "video init");
+    CHECK(v.struct_size == sizeof v && v.temporal == RESTYLE_TEMPORAL_FLOW && v.temporal_strength == 0.8f &&
+              v.flow_preset == RESTYLE_FLOW_DEFAULT, "video defaults");
+    CHECK(restyle_video_params_init(NULL, sizeof v) == RESTYLE_ERR_NULL_POINTER, "init NULL");
+    CHECK(restyle_video_params_init(&v, 3) == RESTYLE_ERR_STRUCT_SIZE, "init small");
+    restyle_video_params_init(&v, sizeof v);
+
+    /* misuse of restyle_video_new: *out is NULL after every failure */
+    restyle_video *stream = (restyle_video *)1;
+    CHECK(restyle_video_new(NULL, &p, &v, &stream) == RESTYLE_ERR_NULL_POINTER && stream == NULL, "NULL ctx");
+    CHECK(restyle_video_new(ctx, NULL, &v, &stream) == RESTYLE_ERR_NULL_POINTER, "NULL params");
+    CHECK(restyle_video_new(ctx, &p, &v, NULL) == RESTYLE_ERR_NULL_POINTER, "NULL out");
+    restyle_params gatys = p;
+    gatys.method = RESTYLE_METHOD_GATYS;
+    restyle_status s = restyle_video_new(ctx, &gatys, &v, &stream);
+    CHECK(s == RESTYLE_ERR_INVALID_ARGUMENT && stream == NULL && strstr(restyle_last_error(), "feed-forward"),
+          "gatys: %s: %s", restyle_status_name(s), restyle_last_error());
+    restyle_video_params bad = v;
+    bad.temporal = 7;
+    CHECK(restyle_video_new(ctx, &p, &bad, &stream) == RESTYLE_ERR_INVALID_ARGUMENT &&
+              strstr(restyle_last_error(), "RESTYLE_TEMPORAL_"), "temporal 7: %s", restyle_last_error());
+    bad = v;
+    bad.temporal_strength = 1.5f;
+    CHECK(restyle_video_new(ctx, &p, &bad, &stream) == RESTYLE_ERR_INVALID_ARGUMENT, "strength 1.5");
+    bad = v;
+    bad.flow_preset = 9;
+    CHECK(restyle_video_new(ctx, &p, &bad, &stream) == RESTYLE_ERR_INVALID_ARGUMENT, "preset 9");
+    bad = v;
+    bad.struct_size = 4;
+    CHECK(restyle_video_new(ctx, &p, &bad, &stream) == RESTYLE_ERR_STRUCT_SIZE, "video struct_size");
+
+    /* per-frame stylization of the noisy frames, for reference */
+    for (unsigned i = 0; i < VN; i++) {
+        noisy_frame(src[i], i);
+        memcpy(per_frame[i], src[i], sizeof src[i]);
+        restyle_image img = {per_frame[i], VW, VH, VW * 4, RESTYLE_FORMAT_RGBA8};
+        CHECK(restyle_stylize(ctx, &img, NULL, &p) == RESTYLE_OK, "stylize: %s", restyle_last_error());
+    }
+
+    s = restyle_video_new(ctx, &p, NULL /* defaults */, &stream);
+    CHECK(s == RESTYLE_OK && stream != NULL, "video_new: %s", restyle_last_error());
+    for (unsigned i = 0; i < VN && stream; i++) {
+        memcpy(streamed[i], src[i], sizeof src[i]);
+        restyle_image img = {streamed[i], VW, VH, VW * 4, RESTYLE_FORMAT_RGBA8};
+        if (i == 3) {
+            /* bad frames between good ones: status, image and state unchanged */
+            CHECK(restyle_video_frame(stream, NULL) == RESTYLE_ERR_NULL_POINTER, "NULL frame");
+            CHECK(restyle_video_frame(NULL, &img) == RESTYLE_ERR_NULL_POINTER, "NULL stream");
+            restyle_image small = img;
+            small.width = VW - 2;
+            s = restyle_video_frame(stream, &small);
+            CHECK(s == RESTYLE_ERR_INVALID_ARGUMENT && strstr(restyle_last_error(), "46"), "size change: %s: %s",
+                  restyle_status_name(s), restyle_last_error());
+            restyle_image unknown = img;
+            unknown.format = 42;
+            CHECK(restyle_video_frame(stream, &unknown) == RESTYLE_ERR_UNSUPPORTED_FORMAT, "format");
+            CHECK(memcmp(streamed[i], src[i], sizeof src[i]) == 0, "a failed call changed the frame");
+        }
+        s = restyle_video_frame(stream, &img);
+        CHECK(s == RESTYLE_OK, "frame %u: %s", i, restyle_last_error());
+        for (int k = 0; k < VW * VH; k++)
+            if (streamed[i][k * 4 + 3] != src[i][k * 4 + 3]) {
+                CHECK(0, "alpha written at frame %u", i);
+                break;
+            }
+    }
+    restyle_video_free(stream);
+    restyle_video_free(NULL);
+
+    /* The first frame has no history: per-frame stylization exactly. */
+    CHECK(memcmp(streamed[0], per_frame[0], sizeof src[0]) == 0, "first frame differs from per-frame");
+    /* Flicker (mean change between consecutive outputs) once the blend has
+     * settled: per-frame stylization amplifies the noise, the stream damps it. */
+    double f_per = 0, f_stream = 0, dev = 0;
+    for (unsigned i = 3; i < VN; i++) {
+        f_per += frame_diff(per_frame[i], per_frame[i - 1]);
+        f_stream += frame_diff(streamed[i], streamed[i - 1]);
+        dev += frame_diff(streamed[i], per_frame[i]);
+    }
+    f_per /= VN - 3;
+    f_stream /= VN - 3;
+    dev /= VN - 3;
+    printf("video: flicker per-frame %.2f, stream %.2f levels; stream vs per-frame %.2f levels\n", f_per, f_stream, dev);
+    CHECK(f_per > 1.0 && f_stream < 0.6 * f_per, "flicker not damped: %.2f vs %.2f", f_stream, f_per);
+    CHECK(dev < f_per, "the stream strays from per-frame stylization: %.2f", dev);
+
+    /* The failed calls at frame 3 changed nothing: a second stream fed only
+     * the good frames gives byte-identical outputs. */
+    restyle_video *again = NULL;
+    CHECK(restyle_video_new(ctx, &p, &v, &again) == RESTYLE_OK, "again: %s", restyle_last_error());
+    int same = 1;
+    for (unsigned i = 0; i < VN && again; i++) {
+        uint8_t f[VW * VH * 4];
+        memcpy(f, src[i], sizeof f);
+        restyle_image img = {f, VW, VH, VW * 4, RESTYLE_FORMAT_RGBA8};
+        CHECK(restyle_video_frame(again, &img) == RESTYLE_OK, "again frame %u", i);
+        same &= memcmp(f, streamed[i], sizeof f) == 0;
+    }
+    CHECK(same, "the failed calls changed the stream's state");
+    restyle_video_free(again);
+
+    /* RESTYLE_TEMPORAL_NONE is per-frame stylization. */
+    v.temporal = RESTYLE_TEMPORAL_NONE;
+    restyle_video *none = NULL;
+    CHECK(restyle_video_new(ctx, &p, &v, &none) == RESTYLE_OK, "none: %s", restyle_last_error());
+    for (unsigned i = 0; i < 3 && none; i++) {
+        uint8_t f[VW * VH * 4];
+        memcpy(f, src[i], sizeof f);
+        restyle_image img = {f, VW, VH, VW * 4, RESTYLE_FORMAT_RGBA8};
+        CHECK(restyle_video_frame(none, &img) == RESTYLE_OK && memcmp(f, per_frame[i], sizeof f) == 0,
+              "none differs from per-frame at %u", i);
+    }
+    restyle_video_free(none);
+    restyle_context_free(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "layout") == 0) return layout();
     if (argc >= 2 && strcmp(argv[1], "misuse") == 0) misuse();
@@ -487,9 +658,10 @@ int main(int argc, char **argv) {
     else if (argc >= 7 && strcmp(argv[1], "gatys") == 0) gatys(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]));
     else if (argc >= 4 && strcmp(argv[1], "adain") == 0) adain(argv[2], argv[3], 0);
     else if (argc >= 4 && strcmp(argv[1], "adain-missing") == 0) adain(argv[2], argv[3], 1);
+    else if (argc >= 3 && strcmp(argv[1], "video") == 0) video(argv[2]);
     else {
         fprintf(stderr, "usage: client layout | misuse | stylize WEIGHTS_DIR STYLE_IMAGE | gatys WEIGHTS_DIR STYLE PHOTO.rgba W H\n"
-                        "       | adain WEIGHTS_DIR STYLE | adain-missing EMPTY_DIR STYLE\n");
+                        "       | adain WEIGHTS_DIR STYLE | adain-missing EMPTY_DIR STYLE | video DIR\n");
         return 2;
     }
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

@@ -84,6 +84,7 @@ fn c_client_header_matches_rust_and_misuse_is_reported() {
         .collect();
     use ffi::pixels::{RestyleImage as I, RestyleMask as M};
     use ffi::RestyleParams as P;
+    use ffi::video::RestyleVideoParams as V;
     let rust: Vec<(&str, u64)> = vec![
         ("sizeof.restyle_image", size_of::<I>() as u64),
         ("restyle_image.pixels", offset_of!(I, pixels) as u64),
@@ -112,6 +113,18 @@ fn c_client_header_matches_rust_and_misuse_is_reported() {
         ("restyle_params.progress_user_data", offset_of!(P, progress_user_data) as u64),
         ("restyle_params.max_seconds", offset_of!(P, max_seconds) as u64),
         ("sizeof.restyle_status", size_of::<ffi::Status>() as u64),
+        ("sizeof.restyle_video_params", size_of::<V>() as u64),
+        ("restyle_video_params.struct_size", offset_of!(V, struct_size) as u64),
+        ("restyle_video_params.temporal", offset_of!(V, temporal) as u64),
+        ("restyle_video_params.temporal_strength", offset_of!(V, temporal_strength) as u64),
+        ("restyle_video_params.flow_preset", offset_of!(V, flow_preset) as u64),
+        ("RESTYLE_TEMPORAL_FLOW", ffi::video::RESTYLE_TEMPORAL_FLOW as u64),
+        ("RESTYLE_TEMPORAL_EMA", ffi::video::RESTYLE_TEMPORAL_EMA as u64),
+        ("RESTYLE_TEMPORAL_NONE", ffi::video::RESTYLE_TEMPORAL_NONE as u64),
+        ("RESTYLE_FLOW_DEFAULT", ffi::video::RESTYLE_FLOW_DEFAULT as u64),
+        ("RESTYLE_FLOW_ULTRAFAST", ffi::video::RESTYLE_FLOW_ULTRAFAST as u64),
+        ("RESTYLE_FLOW_FAST", ffi::video::RESTYLE_FLOW_FAST as u64),
+        ("RESTYLE_FLOW_MEDIUM", ffi::video::RESTYLE_FLOW_MEDIUM as u64),
         ("RESTYLE_ABI_VERSION", ffi::RESTYLE_ABI_VERSION as u64),
         ("lib.abi_version", ffi::RESTYLE_ABI_VERSION as u64),
         ("RESTYLE_OK", ffi::RESTYLE_OK as u64),
@@ -238,5 +251,18 @@ fn c_client_runs_adain_and_names_its_missing_files() {
     assert!(out.contains("all checks passed"), "{out}");
     // The test network (PyTorch-written, widths /16) under its upstream file names.
     let out = run_with_cache(&client, &["adain", fixtures.to_str().unwrap(), style.to_str().unwrap()], Some(&cache));
+    assert!(out.contains("all checks passed"), "{out}");
+}
+
+/// A video stream through C with the embedded fast network (no weight
+/// files): sensor-noise flicker damped against per-frame stylization, the
+/// first frame and RESTYLE_TEMPORAL_NONE equal to per-frame, misuse (NULLs,
+/// a Gatys method, bad codes, a size change mid-stream, an unknown format)
+/// returns statuses with the frame and the stream's state unchanged.
+#[test]
+fn c_client_runs_a_video_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = compile_client(dir.path());
+    let out = run(&client, &["video", dir.path().to_str().unwrap()]);
     assert!(out.contains("all checks passed"), "{out}");
 }

@@ -11,9 +11,20 @@
 use super::pipeline::per_video_request;
 use super::temporal::{Temporal, TemporalOptions};
 use crate::image::{Picture, RgbImage};
+use crate::method::MethodKind;
 use crate::request::Request;
 use crate::stylize::Stylizer;
 use crate::{Error, Result};
+
+/// Whether `kind` can stylize video: the feed-forward methods only (the
+/// optimisation methods take minutes per frame). Front ends ask before
+/// loading any weights.
+pub fn check_method(kind: MethodKind) -> Result<()> {
+    if kind.is_optimisation() {
+        return Err(Error::InvalidArgument(format!("video takes the feed-forward methods (fast, multistyle26, arbitrary, adain), not {kind}")));
+    }
+    Ok(())
+}
 
 pub struct VideoStream {
     request: Request,
@@ -28,10 +39,7 @@ impl VideoStream {
     /// must be given the same stylizer. The optimisation methods are
     /// refused (minutes per frame, and no state to carry).
     pub fn new(stylizer: &Stylizer, request: &Request, temporal: TemporalOptions) -> Result<Self> {
-        let kind = stylizer.kind();
-        if kind.is_optimisation() {
-            return Err(Error::InvalidArgument(format!("video takes the feed-forward methods (fast, multistyle26, arbitrary, adain), not {kind}")));
-        }
+        check_method(stylizer.kind())?;
         request.validate()?;
         let temporal = Temporal::new(temporal)?;
         Ok(VideoStream { request: per_video_request(stylizer, request)?, temporal, size: None, frames: 0 })

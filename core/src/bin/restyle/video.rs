@@ -107,9 +107,7 @@ pub fn run(args: VideoArgs) -> Result<()> {
     }
     let input = args.input.clone().context("no input")?;
     let kind = args.style.kind();
-    if kind.is_optimisation() {
-        bail!("restyle video takes the feed-forward methods (fast, multistyle26, arbitrary, adain), not {kind}");
-    }
+    restyle_core::video::stream::check_method(kind)?;
     let device: DeviceChoice = args.style.device.parse().with_context(|| format!("--device {}", args.style.device))?;
     let Plan { kind, spec, request } = args.style.plan(kind, None)?;
     let v = &args.video;
@@ -203,9 +201,7 @@ fn run_live(args: VideoArgs) -> Result<()> {
         bail!("--crf and --codec are for video files; on stdout restyle writes raw rgb24 frames");
     }
     let kind = args.style.kind();
-    if kind.is_optimisation() {
-        bail!("restyle video takes the feed-forward methods (fast, multistyle26, arbitrary, adain), not {kind}");
-    }
+    restyle_core::video::stream::check_method(kind)?;
     let device: DeviceChoice = args.style.device.parse().with_context(|| format!("--device {}", args.style.device))?;
     let Plan { kind, spec, request } = args.style.plan(kind, None)?;
     let temporal = TemporalOptions { mode: v.temporal, strength: v.temporal_strength, flow: v.flow_preset.params(), ..TemporalOptions::default() };
