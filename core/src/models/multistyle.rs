@@ -8,10 +8,10 @@
 //! reflect-padded, bias-free and followed by CIN. Input and output RGB 0..1.
 
 use crate::image::RgbImage;
-use crate::nn::{normalize, reflect_pad, upsample_nearest2x, NormStats, ReflectConv, IN_EPS};
+use crate::nn::{normalize_then, reflect_pad, NormStats, ReflectConv, Then, IN_EPS};
 use crate::nn::tiling::{run_with_norm_stats, Tiling};
 use crate::{Error, Result};
-use candle_core::{Device, Module, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
 pub use restyle_weights::import::multistyle26::NUM_STYLES;
@@ -84,13 +84,19 @@ impl CinConv {
         Ok(CinConv { conv: ReflectConv::new(w, None, stride)?, gamma, beta })
     }
 
-    fn forward(&self, x: &Tensor, blend: &Tensor, stats: &mut NormStats) -> candle_core::Result<Tensor> {
-        let y = self.conv.forward(x)?;
+    /// Conv, conditional norm, then `then` (fused into the norm's pass).
+    fn forward(&self, x: &Tensor, blend: &Tensor, stats: &mut NormStats, then: Then) -> candle_core::Result<Tensor> {
+        self.forward_up(x, false, blend, stats, then)
+    }
+
+    /// [`Self::forward`] on `x` upsampled ×2 first when `upsample2x`.
+    fn forward_up(&self, x: &Tensor, upsample2x: bool, blend: &Tensor, stats: &mut NormStats, then: Then) -> candle_core::Result<Tensor> {
+        let y = self.conv.forward_with(x, upsample2x, false)?;
         // [1, S] × [S, C] → [1, C]: the blended γ and β.
         let gamma = blend.matmul(&self.gamma)?;
         let beta = blend.matmul(&self.beta)?;
         let s = stats.next(&y, IN_EPS)?;
-        normalize(&y, &s, &gamma, &beta)
+        normalize_then(&y, &s, &gamma, &beta, then)
     }
 }
 
@@ -147,15 +153,15 @@ impl MultiStyle26 {
     pub fn forward_with(&self, x: &Tensor, blend: &Tensor, stats: &mut NormStats) -> candle_core::Result<Tensor> {
         let mut h = x.clone();
         for c in &self.contract {
-            h = c.forward(&h, blend, stats)?.relu()?;
+            h = c.forward(&h, blend, stats, Then::Relu)?;
         }
         for (a, b) in &self.res {
-            let r = a.forward(&h, blend, stats)?.relu()?;
-            h = (&h + b.forward(&r, blend, stats)?)?;
+            let r = a.forward(&h, blend, stats, Then::Relu)?;
+            h = b.forward(&r, blend, stats, Then::Add(&h))?;
         }
-        h = self.expand[0].forward(&upsample_nearest2x(&h)?, blend, stats)?.relu()?;
-        h = self.expand[1].forward(&upsample_nearest2x(&h)?, blend, stats)?.relu()?;
-        candle_nn::ops::sigmoid(&self.expand[2].forward(&h, blend, stats)?)
+        h = self.expand[0].forward_up(&h, true, blend, stats, Then::Relu)?;
+        h = self.expand[1].forward_up(&h, true, blend, stats, Then::Relu)?;
+        candle_nn::ops::sigmoid(&self.expand[2].forward(&h, blend, stats, Then::Nothing)?)
     }
 
     /// Any size: reflect-pads bottom/right to a multiple of 4, runs, crops back.

@@ -17,10 +17,10 @@
 //! into an image).
 
 use crate::image::RgbImage;
-use crate::nn::{normalize, reflect_pad, upsample_nearest2x, NormStats, ReflectConv, IN_EPS};
+use crate::nn::{normalize_then, reflect_pad, NormStats, ReflectConv, Then, IN_EPS};
 use crate::nn::tiling::{run_with_norm_stats, Tiling};
 use crate::{Error, Result};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{Init, VarBuilder};
 use std::collections::HashMap;
 
@@ -84,11 +84,7 @@ impl ConvLayer {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if self.upsample {
-            self.conv.forward(&upsample_nearest2x(x)?)
-        } else {
-            self.conv.forward(x)
-        }
+        self.conv.forward_with(x, self.upsample, false)
     }
 }
 
@@ -107,9 +103,10 @@ impl InstanceNorm {
         })
     }
 
-    fn forward(&self, x: &Tensor, stats: &mut NormStats) -> candle_core::Result<Tensor> {
+    /// The norm, then the ReLU or skip connection that follows it (fused).
+    fn forward(&self, x: &Tensor, stats: &mut NormStats, then: Then) -> candle_core::Result<Tensor> {
         let s = stats.next(x, IN_EPS)?;
-        normalize(x, &s, &self.weight, &self.bias)
+        normalize_then(x, &s, &self.weight, &self.bias, then)
     }
 }
 
@@ -132,8 +129,8 @@ impl ResidualBlock {
     }
 
     fn forward(&self, x: &Tensor, stats: &mut NormStats) -> candle_core::Result<Tensor> {
-        let y = self.in1.forward(&self.conv1.forward(x)?, stats)?.relu()?;
-        x + self.in2.forward(&self.conv2.forward(&y)?, stats)?
+        let y = self.in1.forward(&self.conv1.forward(x)?, stats, Then::Relu)?;
+        self.in2.forward(&self.conv2.forward(&y)?, stats, Then::Add(x))
     }
 }
 
@@ -197,14 +194,14 @@ impl TransformerNet {
     /// The network on `x` (`[N, 3, H, W]`, RGB 0..255, H and W multiples of
     /// 4), norm statistics taken as `stats` says. Output RGB ~0..255.
     pub fn forward_with(&self, x: &Tensor, stats: &mut NormStats) -> candle_core::Result<Tensor> {
-        let mut y = self.in1.forward(&self.conv1.forward(x)?, stats)?.relu()?;
-        y = self.in2.forward(&self.conv2.forward(&y)?, stats)?.relu()?;
-        y = self.in3.forward(&self.conv3.forward(&y)?, stats)?.relu()?;
+        let mut y = self.in1.forward(&self.conv1.forward(x)?, stats, Then::Relu)?;
+        y = self.in2.forward(&self.conv2.forward(&y)?, stats, Then::Relu)?;
+        y = self.in3.forward(&self.conv3.forward(&y)?, stats, Then::Relu)?;
         for r in &self.res {
             y = r.forward(&y, stats)?;
         }
-        y = self.in4.forward(&self.deconv1.forward(&y)?, stats)?.relu()?;
-        y = self.in5.forward(&self.deconv2.forward(&y)?, stats)?.relu()?;
+        y = self.in4.forward(&self.deconv1.forward(&y)?, stats, Then::Relu)?;
+        y = self.in5.forward(&self.deconv2.forward(&y)?, stats, Then::Relu)?;
         self.deconv3.forward(&y)
     }
 

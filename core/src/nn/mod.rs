@@ -7,7 +7,7 @@
 pub mod frozen_conv;
 pub mod tiling;
 
-use crate::ops::norm::{PlaneAffine, PlaneStats};
+use crate::ops::norm::{PlaneAffine, PlaneAffineAdd, PlaneStats};
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 
 /// ε of every instance norm in the Magenta and multistyle networks.
@@ -115,9 +115,24 @@ impl InstanceStats {
     }
 }
 
+/// What follows a normalisation, fused into its pass where the CPU
+/// inference kernels run (candle ops otherwise, same result).
+#[derive(Clone, Copy, Debug)]
+pub enum Then<'a> {
+    Nothing,
+    Relu,
+    /// A residual block's skip connection: `+ r` (same shape).
+    Add(&'a Tensor),
+}
+
 /// `(x − μ)/sqrt(σ² + ε) · γ + β` with the given statistics. `gamma` and
 /// `beta` are `[C]` (shared by the batch) or `[N, C]` (one row per sample).
 pub fn normalize(x: &Tensor, stats: &InstanceStats, gamma: &Tensor, beta: &Tensor) -> Result<Tensor> {
+    normalize_then(x, stats, gamma, beta, Then::Nothing)
+}
+
+/// [`normalize`], then `then`.
+pub fn normalize_then(x: &Tensor, stats: &InstanceStats, gamma: &Tensor, beta: &Tensor, then: Then) -> Result<Tensor> {
     let c = x.dim(1)?;
     let as4 = |t: &Tensor| -> Result<Tensor> {
         match t.rank() {
@@ -129,13 +144,25 @@ pub fn normalize(x: &Tensor, stats: &InstanceStats, gamma: &Tensor, beta: &Tenso
     // Fold the normalisation into one scale and one shift per channel.
     let scale = stats.inv_std.broadcast_mul(&as4(gamma)?)?;
     let shift = as4(beta)?.broadcast_sub(&stats.mean.broadcast_mul(&scale)?)?;
-    if inference_on_cpu(&[x, &scale, &shift]) {
+    let residual_ok = match then {
+        Then::Add(r) => inference_on_cpu(&[r]),
+        _ => true,
+    };
+    if inference_on_cpu(&[x, &scale, &shift]) && residual_ok {
         let (n, c, _, _) = x.dims4()?;
         let per_plane = |t: &Tensor| t.broadcast_as((n, c, 1, 1))?.flatten_all()?.to_vec1::<f32>();
-        let op = PlaneAffine { scale: per_plane(&scale)?, shift: per_plane(&shift)? };
-        return x.contiguous()?.apply_op1_no_bwd(&op);
+        let (scale, shift) = (per_plane(&scale)?, per_plane(&shift)?);
+        return match then {
+            Then::Nothing | Then::Relu => x.contiguous()?.apply_op1_no_bwd(&PlaneAffine { scale, shift, relu: matches!(then, Then::Relu) }),
+            Then::Add(r) => x.contiguous()?.apply_op2_no_bwd(&r.contiguous()?, &PlaneAffineAdd { scale, shift }),
+        };
     }
-    x.broadcast_mul(&scale)?.broadcast_add(&shift)
+    let y = x.broadcast_mul(&scale)?.broadcast_add(&shift)?;
+    match then {
+        Then::Nothing => Ok(y),
+        Then::Relu => y.relu(),
+        Then::Add(r) => r + y,
+    }
 }
 
 /// Inference (nothing to differentiate) on f32 CPU tensors: the case the
@@ -209,14 +236,35 @@ impl ReflectConv {
     }
 }
 
+impl ReflectConv {
+    /// The layer on `x` upsampled ×2 (nearest) first when `upsample2x`, then
+    /// a ReLU when `relu`. In inference on AVX-512 CPUs upsampling, padding,
+    /// bias and ReLU are done by the convolution kernel itself
+    /// ([`crate::ops::conv::conv2d_fused`]); otherwise layer by layer.
+    pub fn forward_with(&self, x: &Tensor, upsample2x: bool, relu: bool) -> Result<Tensor> {
+        let p = self.pad;
+        let form = crate::ops::conv::InputForm { upsample2x, pad: [p; 4], reflect: true };
+        let stride = self.conv.config().stride;
+        if let Some(y) = crate::ops::conv::conv2d_fused(x, self.conv.weight(), self.conv.bias(), stride, form, relu)? {
+            return Ok(y);
+        }
+        let x = if upsample2x { upsample_nearest2x(x)? } else { x.clone() };
+        let y = crate::ops::conv::conv2d(&reflect_pad_all(&x, p)?, self.conv.weight(), stride)?;
+        let y = match self.conv.bias() {
+            Some(b) => y.broadcast_add(&b.reshape((1, b.elem_count(), 1, 1))?)?,
+            None => y,
+        };
+        if relu {
+            y.relu()
+        } else {
+            Ok(y)
+        }
+    }
+}
+
 impl Module for ReflectConv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let xp = reflect_pad_all(x, self.pad)?;
-        let y = crate::ops::conv::conv2d(&xp, self.conv.weight(), self.conv.config().stride)?;
-        match self.conv.bias() {
-            Some(b) => y.broadcast_add(&b.reshape((1, b.elem_count(), 1, 1))?),
-            None => Ok(y),
-        }
+        self.forward_with(x, false, false)
     }
 }
 
@@ -281,6 +329,24 @@ mod tests {
         let plain = instance_norm(&tracked, &gamma, &beta, IN_EPS).unwrap();
         let d = (fused - plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(d < 1e-5, "{d}");
+    }
+
+    /// The fused ReLU and residual add equal the candle ops they replace.
+    #[test]
+    fn fused_relu_and_residual_add_match_candle_ops() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 2.0, (2, 3, 5, 7), &dev).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (2, 3, 5, 7), &dev).unwrap();
+        let gamma = Tensor::randn(1f32, 0.3, 3, &dev).unwrap();
+        let beta = Tensor::randn(0f32, 0.3, (2, 3), &dev).unwrap();
+        let s = InstanceStats::of(&x, IN_EPS).unwrap();
+        let plain = normalize(&x, &s, &gamma, &beta).unwrap();
+        let diff = |a: Tensor, b: Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff(normalize_then(&x, &s, &gamma, &beta, Then::Relu).unwrap(), plain.relu().unwrap()) < 1e-6);
+        assert!(diff(normalize_then(&x, &s, &gamma, &beta, Then::Add(&r)).unwrap(), (&r + &plain).unwrap()) < 1e-6);
+        // The differentiable path (tracked input) gives the same.
+        let tracked = candle_core::Var::from_tensor(&x).unwrap();
+        assert!(diff(normalize_then(&tracked, &s, &gamma, &beta, Then::Add(&r)).unwrap(), (&r + &plain).unwrap()) < 1e-5);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! own op, forward and gradients, on odd shapes. Nothing here knows about
 //! networks.
 
+pub(crate) mod blocked;
 pub mod conv;
 pub(crate) mod frozen_grad;
 pub(crate) mod gemm;

@@ -1,7 +1,8 @@
-//! `restyle bench conv`: the im2col and Winograd kernels of 3×3 stride-1
-//! convolutions side by side in one process (forward and input gradient),
-//! on the shapes of the style networks and VGG, with GFLOP/s counted as
-//! direct convolution (2·O·C·9 per output pixel).
+//! `restyle bench conv`: the convolution kernels side by side in one
+//! process — im2col, Winograd, the portable direct kernel and the AVX-512
+//! register-blocked one for the forward; im2col and Winograd for the input
+//! gradient — on the shapes of the style networks and VGG, with GFLOP/s
+//! counted as direct convolution (2·O·C·k² per output pixel).
 
 use crate::bench::BenchArgs;
 use anyhow::Result;
@@ -33,28 +34,64 @@ fn rel_err(a: &Tensor, b: &Tensor) -> Result<f32> {
     Ok(max(&(a - b)?)? / max(b)?)
 }
 
+/// Forward shapes (C, O, k, output side): every stride-1 layer kind of
+/// the fast, multistyle26/arbitrary transform networks at 512 px, and VGG.
+const FORWARD: [(usize, usize, usize, usize); 10] = [
+    (64, 64, 3, 128),
+    (32, 16, 3, 512),
+    (64, 32, 3, 256),
+    (128, 128, 3, 128),
+    (3, 16, 9, 512),
+    (16, 3, 9, 512),
+    (3, 32, 9, 512),
+    (32, 3, 9, 512),
+    (256, 256, 3, 64),
+    (512, 512, 3, 32),
+];
+
 pub fn run(args: &BenchArgs) -> Result<()> {
     let dev = Device::Cpu;
-    println!("3x3 stride 1, N = 1, median of {} (ms, GFLOP/s as direct conv); speed-up = im2col / winograd", args.reps);
-    println!("| C=O | side | fwd im2col | fwd winograd | speed-up | ∂x im2col | ∂x winograd | speed-up | rel. err fwd / ∂x |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("Forward, stride 1, N = 1, median of {} (ms, GFLOP/s as direct conv); best kernel in bold", args.reps);
+    println!("| C→O | k | side | im2col | winograd | direct | blocked | rel. err blocked |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (c, o, k, side) in FORWARD {
+        let x = Tensor::randn(0f32, 1.0, (1, c, side + k - 1, side + k - 1), &dev)?;
+        let w = (Tensor::randn(0f32, 1.0, (o, c, k, k), &dev)? / ((k * k * c) as f64).sqrt())?;
+        let gflop = 2.0 * (c * o * k * k * side * side) as f64 / 1e9;
+        let mut times = Vec::new();
+        for kernel in [Kernel::Im2col, Kernel::Winograd, Kernel::Direct, Kernel::Blocked] {
+            let applies = match kernel {
+                Kernel::Winograd => k == 3,
+                Kernel::Direct => c.min(o) <= 16,
+                _ => true,
+            };
+            times.push(if applies { Some(median_secs(args.warmup, args.reps, || Ok(conv2d_with(&x, &w, 1, kernel)?))?) } else { None });
+        }
+        let best = times.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+        let cells: Vec<String> = times
+            .iter()
+            .map(|t| match t {
+                Some(t) if *t == best => format!("**{:.1} ms ({:.0})**", t * 1e3, gflop / t),
+                Some(t) => format!("{:.1} ms ({:.0})", t * 1e3, gflop / t),
+                None => "–".into(),
+            })
+            .collect();
+        let err = rel_err(&conv2d_with(&x, &w, 1, Kernel::Blocked)?, &conv2d_with(&x, &w, 1, Kernel::Im2col)?)?;
+        println!("| {c}→{o} | {k} | {side} | {} | {err:.1e} |", cells.join(" | "));
+    }
+    println!();
+    println!("3x3 stride 1, N = 1: the input gradient (∂x), im2col vs Winograd");
+    println!("| C=O | side | ∂x im2col | ∂x winograd | speed-up | rel. err |");
+    println!("| --- | --- | --- | --- | --- | --- |");
     for (c, side) in SHAPES {
-        let x = Tensor::randn(0f32, 1.0, (1, c, side + 2, side + 2), &dev)?;
         let w = (Tensor::randn(0f32, 1.0, (c, c, 3, 3), &dev)? / (9.0 * c as f64).sqrt())?;
         let gy = Tensor::randn(0f32, 1.0, (1, c, side, side), &dev)?;
         let gflop = 2.0 * (c * c * 9 * side * side) as f64 / 1e9;
-        let mut cells = Vec::new();
-        let mut errs = Vec::new();
-        for grad in [false, true] {
-            let run = |k: Kernel| if grad { input_grad(&gy, &w, 1, side + 2, side + 2, k) } else { conv2d_with(&x, &w, 1, k) };
-            errs.push(rel_err(&run(Kernel::Winograd)?, &run(Kernel::Im2col)?)?);
-            let a = median_secs(args.warmup, args.reps, || Ok(run(Kernel::Im2col)?))?;
-            let b = median_secs(args.warmup, args.reps, || Ok(run(Kernel::Winograd)?))?;
-            cells.push(format!("{:.1} ms ({:.0})", a * 1e3, gflop / a));
-            cells.push(format!("{:.1} ms ({:.0})", b * 1e3, gflop / b));
-            cells.push(format!("{:.2}×", a / b));
-        }
-        println!("| {c} | {side} | {} | {:.1e} / {:.1e} |", cells.join(" | "), errs[0], errs[1]);
+        let run = |k: Kernel| input_grad(&gy, &w, 1, side + 2, side + 2, k);
+        let err = rel_err(&run(Kernel::Winograd)?, &run(Kernel::Im2col)?)?;
+        let a = median_secs(args.warmup, args.reps, || Ok(run(Kernel::Im2col)?))?;
+        let b = median_secs(args.warmup, args.reps, || Ok(run(Kernel::Winograd)?))?;
+        println!("| {c} | {side} | {:.1} ms ({:.0}) | {:.1} ms ({:.0}) | {:.2}× | {err:.1e} |", a * 1e3, gflop / a, b * 1e3, gflop / b, a / b);
     }
     Ok(())
 }

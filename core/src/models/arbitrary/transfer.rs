@@ -7,8 +7,8 @@
 //! Input RGB 0..1 `[N, 3, H, W]` with H, W multiples of 4 ([`Transfer::stylize`]
 //! pads any size); output RGB in (0, 1) (sigmoid).
 
-use crate::nn::{normalize, upsample_nearest2x, NormStats, ReflectConv, IN_EPS};
-use candle_core::{Module, Result, Tensor};
+use crate::nn::{normalize_then, NormStats, ReflectConv, Then, IN_EPS};
+use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use restyle_weights::import::magenta::{transform_convs, STYLE_DIM};
 
@@ -72,20 +72,22 @@ impl Transfer {
     pub fn forward_with(&self, x: &Tensor, p: &StyleParams, stats: &mut NormStats) -> Result<Tensor> {
         let mut h = x.clone();
         for c in &self.contract {
-            h = c.forward(&h)?.relu()?;
+            h = c.forward_with(&h, false, true)?;
         }
-        let mut cin = |i: usize, x: &Tensor| -> Result<Tensor> {
-            let y = self.cin_convs[i].forward(x)?;
+        // Conv, conditional norm, then `then` (fused into the norm's pass).
+        // (`up`: upsampled ×2 first, inside the convolution's indexing.)
+        let mut cin = |i: usize, x: &Tensor, up: bool, then: Then| -> Result<Tensor> {
+            let y = self.cin_convs[i].forward_with(x, up, false)?;
             let s = stats.next(&y, IN_EPS)?;
-            normalize(&y, &s, &p.gamma[i], &p.beta[i])
+            Ok(normalize_then(&y, &s, &p.gamma[i], &p.beta[i], then)?)
         };
         for k in 0..5 {
-            let r = cin(2 * k, &h)?.relu()?;
-            h = (&h + cin(2 * k + 1, &r)?)?;
+            let r = cin(2 * k, &h, false, Then::Relu)?;
+            h = cin(2 * k + 1, &r, false, Then::Add(&h))?;
         }
-        h = cin(10, &upsample_nearest2x(&h)?)?.relu()?;
-        h = cin(11, &upsample_nearest2x(&h)?)?.relu()?;
-        candle_nn::ops::sigmoid(&cin(12, &h)?)
+        h = cin(10, &h, true, Then::Relu)?;
+        h = cin(11, &h, true, Then::Relu)?;
+        candle_nn::ops::sigmoid(&cin(12, &h, false, Then::Nothing)?)
     }
 
     /// Stylizes any size: reflect-pads bottom/right to a multiple of 4,
