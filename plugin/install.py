@@ -2,7 +2,7 @@
 """Installs the restyle plug-in for GIMP 3 or Krita 5, with the library and
 the network weights beside it.
 
-  python3 plugin/install.py gimp  [--dir DIR] [--lib LIB] [--weights DIR]
+  python3 plugin/install.py gimp  [--flatpak] [--dir DIR] [--lib LIB] [--weights DIR]
   python3 plugin/install.py krita [--dir DIR] [--lib LIB] [--weights DIR] [--kritarc FILE]
 
 Defaults: the library from target/release (else target/debug) of this
@@ -28,8 +28,13 @@ WEIGHT_FILES = ["magenta-arbitrary-predict-int8.onnx", "magenta-arbitrary-transf
                 "vgg16-keras-imagenet.onnx", "vgg16.safetensors"]
 
 
-def user_dir(host):
+FLATPAK_GIMP = os.path.join(".var", "app", "org.gimp.GIMP", "config", "GIMP", "3.0", "plug-ins")
+
+
+def user_dir(host, flatpak=False):
     home = os.path.expanduser("~")
+    if host == "gimp" and flatpak:  # the Flatpak's sandboxed profile (Linux)
+        return os.path.join(home, FLATPAK_GIMP)
     if host == "gimp":
         if os.environ.get("GIMP3_DIRECTORY"):
             return os.path.join(os.environ["GIMP3_DIRECTORY"], "plug-ins")
@@ -57,6 +62,9 @@ def copy_common(dest, lib, weights):
     os.makedirs(dest, exist_ok=True)
     shutil.copy2(os.path.join(HERE, "restyle_binding.py"), dest)
     shutil.copy2(lib, os.path.join(dest, rb.library_file_name()))
+    thumbs = os.path.join(dest, "thumbnails")  # the built-in styles' sprite
+    os.makedirs(thumbs, exist_ok=True)
+    shutil.copy2(os.path.join(HERE, "thumbnails", "multistyle26.jpg"), thumbs)
     found = [f for f in WEIGHT_FILES if weights and os.path.isfile(os.path.join(weights, f))]
     if not found:
         print("note: no weights copied (pass --weights or set RESTYLE_WEIGHTS_DIR); "
@@ -109,10 +117,15 @@ def main():
     ap.add_argument("--dir", help="plug-in folder (default: the host's per-user folder)")
     ap.add_argument("--lib", help="librestyle to install (default: this checkout's target/)")
     ap.add_argument("--weights", default=os.environ.get("RESTYLE_WEIGHTS_DIR"), help="folder with the weights")
+    ap.add_argument("--flatpak", action="store_true",
+                    help="gimp: install into the Flatpak GIMP's profile (~/%s)" % FLATPAK_GIMP)
     ap.add_argument("--kritarc", help="kritarc to enable the plug-in in (Linux default: ~/.config/kritarc)")
     a = ap.parse_args()
     lib = a.lib or default_lib()
-    root = a.dir or user_dir(a.host)
+    root = a.dir or user_dir(a.host, a.flatpak)
+    if (a.host == "gimp" and not a.flatpak and not a.dir
+            and os.path.isdir(os.path.join(os.path.expanduser("~"), ".var", "app", "org.gimp.GIMP"))):
+        print("note: a Flatpak GIMP is installed; it reads ~/%s: add --flatpak for it" % FLATPAK_GIMP, file=sys.stderr)
     if a.host == "gimp":
         dest = install_gimp(root, lib, a.weights)
         print("installed %s\nrestart GIMP: Filters > Artistic > Neural Style Transfer (restyle)..." % dest)

@@ -174,6 +174,20 @@ def preview_size(width, height, side=PREVIEW_SIDE):
     return max(1, int(round(width * scale))), max(1, int(round(height * scale))), scale
 
 
+def layer_name(method, style_path=None, builtin_style=None, model_path=None):
+    """The name of a result layer: after the style (file, built-in name or model)."""
+    if method == "multistyle26" and builtin_style is not None:
+        names = style_names()
+        style = builtin_style if isinstance(builtin_style, str) else names[int(builtin_style)]
+    elif method == "fast":
+        style = os.path.splitext(os.path.basename(model_path))[0] if model_path else "starry_night"
+    elif style_path:
+        style = os.path.splitext(os.path.basename(style_path))[0]
+    else:
+        style = method
+    return "restyle: %s" % style
+
+
 def _check(lib, status):
     if status != OK:
         raise RestyleError(status, lib.restyle_last_error().decode("utf-8", "replace"))
@@ -185,6 +199,7 @@ def _enc(s):
 
 class Context:
     """A loaded weights folder; reuse it for several images."""
+    busy = False
 
     def __init__(self, weights=None):
         self.lib = load()
@@ -260,12 +275,18 @@ class Context:
             mbuf = (ctypes.c_uint8 * len(mask)).from_buffer_copy(mask)
             keep.append(mbuf)
             mask_struct = Mask(ctypes.cast(mbuf, ctypes.c_void_p), mask_stride or width)
+        if self.busy:
+            # A host event loop pumped from the progress callback (a preview
+            # timer) must not re-enter: the context's lock would deadlock.
+            raise RestyleError(2, "this restyle context is busy with another image")
+        self.busy = True
         try:
             status = self.lib.restyle_stylize(self.ptr, ctypes.byref(img),
                                               ctypes.byref(mask_struct) if mask_struct is not None else None,
                                               ctypes.byref(p))
             _check(self.lib, status)
         finally:
+            self.busy = False
             del buf, img
 
     def preview(self, pixels, width, height, fmt, mask=None, progress=None, **options):
