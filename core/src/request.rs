@@ -37,6 +37,10 @@ pub struct Request {
     /// the style images' (e.g. read with `--style-vector`, or sampled).
     /// multistyle26: a blend over its styles, used instead of the method's.
     pub style_vector: Option<Vec<f32>>,
+    /// AdaIN: the styles' feature statistics, precomputed (mean then std
+    /// per channel, `Stylizer::style_statistics`), instead of the style
+    /// images': a video computes them once, not per frame.
+    pub style_stats: Option<Vec<f32>>,
     /// The size (shorter side) style images are seen at; method default if `None`.
     pub style_size: Option<usize>,
     /// Optimisation methods: iterations per scale, instead of the preset's.
@@ -55,6 +59,7 @@ impl Default for Request {
             working_size: None,
             seed: 0,
             style_vector: None,
+            style_stats: None,
             style_size: None,
             iterations: None,
             max_seconds: None,
@@ -86,6 +91,9 @@ impl Request {
         }
         if self.styles.iter().any(|s| !(s.weight.is_finite() && s.weight >= 0.0)) || (!self.styles.is_empty() && !(self.styles.iter().map(|s| s.weight).sum::<f32>() > 0.0)) {
             return bad("style weights must be non-negative with a positive sum".into());
+        }
+        if self.style_stats.as_ref().is_some_and(|v| v.iter().any(|x| !x.is_finite())) {
+            return bad("the style statistics are not all finite numbers".into());
         }
         if let Some(v) = &self.style_vector {
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {

@@ -142,6 +142,9 @@ impl Stylizer {
         if request.style_vector.is_some() && !kind.takes_style_vector() {
             return refuse("a style vector");
         }
+        if request.style_stats.is_some() && kind != MethodKind::AdaIN {
+            return refuse("precomputed style statistics (AdaIN's)");
+        }
         if (request.iterations.is_some() || request.max_seconds.is_some()) && !kind.is_optimisation() {
             return refuse("iterations or a time budget (it runs in one pass)");
         }
@@ -195,7 +198,10 @@ impl Stylizer {
                     return Err(Error::InvalidArgument("AdaIN takes style images, not a style vector".into()));
                 }
                 let opts = crate::models::adain::Options { style_size: request.style_size.unwrap_or(opts.style_size), ..*opts };
-                let image = net.stylize(work, styles, request.strength, &opts, progress)?;
+                let image = match &request.style_stats {
+                    Some(stats) => net.stylize_with_stats(work, stats, request.strength, &opts, progress)?,
+                    None => net.stylize(work, styles, request.strength, &opts, progress)?,
+                };
                 Ok(MethodOutput { image, completed: true, native_strength: true })
             }
             Method::MultiStyle26(net, weights, tiling) => {
@@ -204,6 +210,22 @@ impl Stylizer {
                 let image = one_pass(progress, "multistyle26", || net.stylize(work, weights, *tiling))?;
                 Ok(MethodOutput { image, completed: true, native_strength: false })
             }
+        }
+    }
+
+    /// AdaIN: the weighted mix of the styles' feature statistics, for
+    /// [`Request::style_stats`] (so a video encodes its style once).
+    pub fn style_statistics(&self, styles: &[StyleImage], style_size: Option<usize>) -> Result<Vec<f32>> {
+        match &self.method {
+            Method::AdaIN(net, opts) => {
+                let opts = crate::models::adain::Options { style_size: style_size.unwrap_or(opts.style_size), ..*opts };
+                let seen = styles.iter().map(|s| style_input_size(s.image.width, s.image.height, opts.style_size)).collect();
+                let sizes = budget::Sizes { content: (0, 0), work: (0, 0), styles: seen };
+                let what = || format!("the statistics of {} style image(s) at style size {}", styles.len(), opts.style_size);
+                budget::check(what, budget::estimate(&self.method.footprint(), &sizes).total(), self.memory_limit()?)?;
+                net.mixed_style_stats(styles, &opts)
+            }
+            _ => Err(Error::InvalidArgument("only AdaIN has style statistics".into())),
         }
     }
 

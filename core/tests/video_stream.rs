@@ -244,3 +244,51 @@ fn the_core_stream_keeps_temporal_state_and_refuses_a_size_change() {
     assert_eq!(none.frame(&stylizer, &moved).unwrap().data, moved_alone.data);
     assert_eq!(s.frames(), 3);
 }
+
+fn adain_fixture() -> Stylizer {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/adain");
+    let net = restyle_core::method::open::adain_files(&dir.join("vgg_normalised.pth"), &dir.join("decoder.pth"), &candle_core::Device::Cpu)
+        .expect("the PyTorch-written AdaIN test network");
+    let opts = restyle_core::models::adain::Options { style_size: 40, ..Default::default() };
+    Stylizer::new(restyle_core::method::Method::AdaIN(Box::new(net), opts), candle_core::Device::Cpu)
+}
+
+/// AdaIN in a video: the style statistics are computed once, when the
+/// stream is made — the request every frame gets holds them and no style
+/// image, so no frame can encode a style — and the frames equal the image
+/// path (style images, statistics computed per call) exactly, for a blend
+/// of two styles.
+#[test]
+fn adain_style_statistics_are_computed_once_per_video_with_image_parity() {
+    use restyle_core::image::Picture;
+    use restyle_core::request::StyleImage;
+    let stylizer = adain_fixture();
+    let styles = vec![StyleImage { image: image(52, 44, 3), weight: 3.0 }, StyleImage { image: image(40, 60, 17), weight: 1.0 }];
+    let styles: Vec<StyleImage> = styles
+        .into_iter()
+        .map(|mut s| {
+            // Distinct colours per style (the textures differ only by shift).
+            s.image.data.iter_mut().enumerate().for_each(|(i, v)| *v = (*v * if i % 3 == 0 { 0.4 } else { 1.0 }).min(1.0));
+            s
+        })
+        .collect();
+    let request = Request { styles: styles.clone(), strength: 0.8, ..Default::default() };
+    let none = TemporalOptions { mode: TemporalMode::None, ..Default::default() };
+    let mut stream = VideoStream::new(&stylizer, &request, none).unwrap();
+    let per_frame = stream.request();
+    assert!(per_frame.styles.is_empty(), "the per-frame request still carries style images");
+    let stats = per_frame.style_stats.clone().expect("precomputed statistics");
+    assert_eq!(stats.len(), 2 * 32, "mean and std of the test network's 32 relu4_1 channels");
+    for i in 0..3 {
+        let frame = image(44, 36, 2 * i);
+        let streamed = stream.frame(&stylizer, &frame).unwrap();
+        let alone = stylizer.stylize(&Picture::from_rgb(frame), &request, &mut restyle_core::progress::silent()).unwrap().picture.rgb;
+        assert_eq!(streamed.data, alone.data, "frame {i}: the precomputed statistics differ from the image path");
+    }
+    // The statistics path is AdaIN's only; a wrong length is a clear error.
+    let e = fast().stylize(&Picture::from_rgb(image(32, 32, 0)), &Request { style_stats: Some(stats.clone()), ..Default::default() }, &mut restyle_core::progress::silent());
+    assert!(e.err().unwrap().to_string().contains("statistics"));
+    let short = Request { style_stats: Some(stats[..10].to_vec()), ..Default::default() };
+    let e = stylizer.stylize(&Picture::from_rgb(image(32, 32, 0)), &short, &mut restyle_core::progress::silent()).err().unwrap().to_string();
+    assert!(e.contains("need 64 values") && e.contains("got 10"), "{e}");
+}

@@ -353,13 +353,52 @@ impl AdaIN {
         let mut stats = Vec::with_capacity(styles.len());
         for (i, s) in styles.iter().enumerate() {
             report(i)?;
-            let img = crate::models::arbitrary::style_input(&s.image, opts.style_size)?;
-            stats.push((self.style_stats(&img.to_tensor(&self.device)?)?, s.weight));
+            stats.push((self.style_stats(&self.style_tensor(&s.image, opts)?)?, s.weight));
         }
         let target = MeanStd::mix(&stats)?;
         report(styles.len())?;
         let y = self.transfer_tiled(&content.to_tensor(&self.device)?, &target, alpha, opts)?.clamp(0f32, 1f32)?;
         report(total)?;
+        RgbImage::from_tensor(&y)
+    }
+
+    fn style_tensor(&self, style: &RgbImage, opts: &Options) -> Result<Tensor> {
+        crate::models::arbitrary::style_input(style, opts.style_size)?.to_tensor(&self.device)
+    }
+
+    /// The weighted mix of the styles' statistics as [`Self::stylize`]
+    /// computes it, flattened (every channel's mean, then every std), so a
+    /// video computes it once and hands it to [`Self::stylize_with_stats`].
+    pub fn mixed_style_stats(&self, styles: &[StyleImage], opts: &Options) -> Result<Vec<f32>> {
+        if styles.is_empty() {
+            return Err(Error::InvalidArgument("AdaIN needs at least one style image".into()));
+        }
+        let mut stats = Vec::with_capacity(styles.len());
+        for s in styles {
+            stats.push((self.style_stats(&self.style_tensor(&s.image, opts)?)?, s.weight));
+        }
+        let m = MeanStd::mix(&stats)?;
+        Ok([m.mean.flatten_all()?.to_vec1::<f32>()?, m.std.flatten_all()?.to_vec1::<f32>()?].concat())
+    }
+
+    /// [`Self::stylize`] with the statistics of [`Self::mixed_style_stats`]
+    /// instead of style images: the same result, without encoding a style.
+    pub fn stylize_with_stats(&self, content: &RgbImage, stats: &[f32], alpha: f32, opts: &Options, progress: &mut ProgressFn) -> Result<RgbImage> {
+        let c = self.config().widths[3];
+        if stats.len() != 2 * c {
+            return Err(Error::InvalidArgument(format!("AdaIN style statistics need {} values (mean and std of {c} channels), got {}", 2 * c, stats.len())));
+        }
+        let t = |v: &[f32]| Tensor::from_slice(v, (1, c, 1, 1), &self.device);
+        let target = MeanStd { mean: t(&stats[..c])?, std: t(&stats[c..])? };
+        let mut report = |step: usize| {
+            if progress(&Progress { stage: "adain".into(), step, total: 1, ..Progress::default() }) == Control::Cancel {
+                return Err(Error::Cancelled);
+            }
+            Ok(())
+        };
+        report(0)?;
+        let y = self.transfer_tiled(&content.to_tensor(&self.device)?, &target, alpha, opts)?.clamp(0f32, 1f32)?;
+        report(1)?;
         RgbImage::from_tensor(&y)
     }
 }

@@ -185,8 +185,9 @@ fn panicked(stage: &str) -> Error {
 
 /// The request every frame gets: what depends on the style only is
 /// computed once here, not per frame (the arbitrary network's style vector,
-/// blended over the style images by their weights). Not with histogram
-/// colour preservation, which recolours the style to each frame.
+/// blended over the style images by their weights; AdaIN's style feature
+/// statistics, mixed the same way). Not with histogram colour
+/// preservation, which recolours the style to each frame.
 pub fn per_video_request(stylizer: &Stylizer, request: &Request) -> Result<Request> {
     let mut r = request.clone();
     let per_frame_style = r.preserve_color == Some(crate::request::PreserveColor::Histogram);
@@ -199,6 +200,11 @@ pub fn per_video_request(stylizer: &Stylizer, request: &Request) -> Result<Reque
             blend.iter_mut().zip(&v).for_each(|(b, x)| *b += x * s.weight / total);
         }
         r.style_vector = Some(blend);
+        r.styles.clear();
+    }
+    // AdaIN: the mixed statistics of the styles' VGG features.
+    if stylizer.kind() == crate::method::MethodKind::AdaIN && r.style_stats.is_none() && !r.styles.is_empty() && !per_frame_style {
+        r.style_stats = Some(stylizer.style_statistics(&r.styles, r.style_size)?);
         r.styles.clear();
     }
     Ok(r)
