@@ -172,7 +172,8 @@ pub fn run(args: VideoArgs) -> Result<()> {
         std::process::exit(130);
     } else {
         let cuts = if report.cuts > 0 { format!(", {} scene cuts", report.cuts) } else { String::new() };
-        eprintln!("wrote {} ({} frames in {:.1} s, {:.2} fps{cuts})", args.output.display(), report.frames, report.seconds, fps);
+        let to = if to_stdout { "stdout (raw rgb24)".to_string() } else { args.output.display().to_string() };
+        eprintln!("wrote {to} ({} frames in {:.1} s, {:.2} fps{cuts})", report.frames, report.seconds, fps);
     }
     Ok(())
 }
