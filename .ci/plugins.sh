@@ -25,6 +25,7 @@ t .ci/plugins-setup.sh
 # restyle-ffi` would rebuild it with other features).
 t cargo test -q --workspace --no-run
 LIB=${CARGO_TARGET_DIR:-$REPO/target}/debug/deps/librestyle.so
+CLI=${CARGO_TARGET_DIR:-$REPO/target}/debug/restyle   # built by the same command (core's CLI tests)
 
 # Work folders: one inside the chroot (GIMP), one on the host (Krita).
 G=$R/tmp/restyle-ci; K=$(mktemp -d /tmp/restyle-krita.XXXXXX)
@@ -44,13 +45,20 @@ a = np.tile(np.linspace(255, 64, 128).astype(np.uint8), (96, 1))
 Image.fromarray(np.dstack([np.asarray(im), a]), "RGBA").save(sys.argv[2])
 PY
 cp "$DATA/style/starry_night.jpg" "$G/io/style.jpg"
-cp "$G/io/in.png" "$G/io/style.jpg" "$K/io/"
+# The CLI's multistyle26 output for one id: the plug-ins pick the style by
+# its name and must give the same pixels.
+MS_ID=20
+"$CLI" stylize "$G/io/in.png" --method multistyle26 --style-id $MS_ID --weights-dir "$WEIGHTS" -o "$G/io/cli_ms.png" >/dev/null
+MS_NAME=$("$CLI" info | /usr/bin/python3 -c "import re, sys; print(dict(re.findall(r'(\d+) ([a-z-]+)', sys.stdin.read().split('(--style-id):')[1]))['$MS_ID'])")
+HAVE_ADAIN=$([ -f "$WEIGHTS/vgg_normalised.pth" ] && [ -f "$WEIGHTS/decoder.pth" ] && echo 1 || echo 0)
+CLIENV="RESTYLE_CLI_MS=/tmp/restyle-ci/io/cli_ms.png RESTYLE_CLI_MS_ID=$MS_ID RESTYLE_CLI_MS_NAME=$MS_NAME RESTYLE_HAVE_ADAIN=$HAVE_ADAIN"
+cp "$G/io/in.png" "$G/io/style.jpg" "$G/io/cli_ms.png" "$K/io/"
 
 # GIMP 3 (chroot): plug-in installed the way a user does it.
 python3 plugin/install.py gimp --dir "$G/gimp3/plug-ins" --lib "$LIB" --weights "$WEIGHTS" >/dev/null
 E="env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/tmp/restyle-ci/home GIMP3_DIRECTORY=/tmp/restyle-ci/gimp3"
 t chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_OUT=/tmp/restyle-ci/io/gimp.png \
-  RESTYLE_STYLE=/tmp/restyle-ci/io/style.jpg \
+  RESTYLE_STYLE=/tmp/restyle-ci/io/style.jpg $CLIENV \
   timeout 300 gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit \
   < plugin/tests/gimp_batch.py > "$G/gimp.log" 2>&1 || { tail -40 "$G/gimp.log"; echo "GIMP host test FAILED"; exit 1; }
 grep '^RESTYLE-GIMP' "$G/gimp.log"
@@ -61,7 +69,7 @@ grep -q '^RESTYLE-GIMP-ALL-OK' "$G/gimp.log" || { tail -40 "$G/gimp.log"; echo "
 PYK=$K/home/.local/share/krita/pykrita
 python3 plugin/install.py krita --dir "$PYK" --lib "$LIB" --weights "$WEIGHTS" --kritarc "$K/home/.config/kritarc" >/dev/null
 KE="env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=$K/home TMPDIR=$K/tmp"
-t $KE QT_QPA_PLATFORM=offscreen PYTHONPATH="$PYK:$REPO/plugin/tests" \
+t $KE QT_QPA_PLATFORM=offscreen PYTHONPATH="$PYK:$REPO/plugin/tests" RESTYLE_CLI_MS="$K/io/cli_ms.png" RESTYLE_CLI_MS_ID=$MS_ID RESTYLE_CLI_MS_NAME=$MS_NAME \
   timeout 300 kritarunner -s krita_runner_test -f main "$K/io/in.png" "$K/io/style.jpg" "$K/io/krita_runner.png" \
   > "$K/kr.log" 2>&1 || true   # kritarunner exits 0 even on errors: the sentinel decides
 grep '^RESTYLE-KRITA' "$K/kr.log"
@@ -70,13 +78,17 @@ grep -q '^RESTYLE-KRITA-OK' "$K/kr.log" || { tail -40 "$K/kr.log"; echo "kritaru
 
 SHOTS=${RESTYLE_SCREENSHOTS:-}
 t $KE RESTYLE_SELFTEST_OUT="$K/io/krita_gui.png" RESTYLE_SELFTEST_STYLE="$K/io/style.jpg" RESTYLE_SELFTEST_SEL=$SEL \
-  ${SHOTS:+RESTYLE_SCREENSHOT=$SHOTS/krita-dialog.png RESTYLE_SCREENSHOT_ERROR=$K/io/krita-error.png} \
+  ${SHOTS:+RESTYLE_SCREENSHOT=$SHOTS/krita-dialog.png RESTYLE_SCREENSHOT_BUILTIN=$SHOTS/krita-builtin.png RESTYLE_SCREENSHOT_ERROR=$K/io/krita-error.png} \
   timeout 300 xvfb-run -a -s '-screen 0 1280x1024x24' krita --nosplash "$K/io/in.png" > "$K/krgui.log" 2>&1 || true
 grep '^RESTYLE-KRITA-GUI' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI host test FAILED"; exit 1; }
-grep -q 'RESTYLE-KRITA-GUI undo restores the layer: True' "$K/krgui.log" || { echo "Krita undo FAILED"; exit 1; }
-grep -q 'RESTYLE-KRITA-GUI action error: None changed: True' "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI action FAILED"; exit 1; }
-grep -q "RESTYLE-KRITA-GUI missing style: error 'cannot read image /nonexistent/style.jpg.*layer unchanged: True" "$K/krgui.log" \
-  || { echo "Krita GUI error case FAILED"; exit 1; }
+for want in 'preview shown: True, document unchanged: True' \
+    "new layer: error None, layers \['Background', 'restyle: style'\], source identical and result on the new layer: True" \
+    'undo removes the new layer: True' 'action error: None changed: True' 'undo restores the layer: True' \
+    'cancel (new layer True): cancelled, image unchanged: True' 'cancel (new layer False): cancelled, image unchanged: True' \
+    "missing style: error 'cannot read image /nonexistent/style.jpg.*layer unchanged: True"; do
+  grep -q "RESTYLE-KRITA-GUI $want" "$K/krgui.log" || { tail -40 "$K/krgui.log"; echo "Krita GUI check FAILED: $want"; exit 1; }
+done
+! grep -q 'RESTYLE-KRITA-GUI exception' "$K/krgui.log" || { grep -A8 'RESTYLE-KRITA-GUI exception' "$K/krgui.log"; exit 1; }
 /usr/bin/python3 plugin/tests/verify.py "$K/io/in.png" "$K/io/krita_gui.png" $SEL
 
 if [ -n "$SHOTS" ]; then   # GIMP's dialog, opened by the procedure in interactive mode

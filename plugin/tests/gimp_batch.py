@@ -4,9 +4,14 @@
 # plug-in meets, it loads a real photo with an alpha ramp, selects a
 # rectangle, runs the installed procedure non-interactively and checks, in
 # GIMP's own pixels: changed inside the selection, unchanged outside, alpha
-# unchanged, same size, one undo step. Then the Gatys improved method with a
-# 8 s time budget (u8), and a missing style file must give an error, not a
-# crash. Prints RESTYLE-GIMP-ALL-OK at the end.
+# unchanged, same size (in place). Then, at u8: Gatys improved (8 s budget),
+# the other methods (a built-in style by name, fast, AdaIN when installed),
+# the new-layer mode (source bit-identical, new layer stylized inside the
+# selection with the source's alpha, transparent outside, named after the
+# style), the preview procedure (stylized thumbnail, image untouched), the
+# built-in style named as `restyle info` names id RESTYLE_CLI_MS_ID gives the
+# CLI's pixels; a missing style file must give an error, not a crash.
+# Prints RESTYLE-GIMP-ALL-OK at the end.
 import os
 import numpy as np
 
@@ -34,7 +39,8 @@ def run_filter(img, drw, style, method="arbitrary", **props):
     cfg.set_property("image", img)
     cfg.set_core_object_array("drawables", [drw])
     cfg.set_property("method", method)
-    cfg.set_property("style-file", Gio.File.new_for_path(style))
+    if style:
+        cfg.set_property("style-file", Gio.File.new_for_path(style))
     cfg.set_property("strength", 1.0)
     for k, v in props.items():
         cfg.set_property(k, v)
@@ -55,13 +61,15 @@ def load(name, prec, alpha):
 
 
 def stylize_selection(name, img, drw, method="arbitrary", **props):
-    """Runs the filter on SEL and checks the layer: changed inside the
-    selection, untouched outside, alpha kept, same size."""
+    """Runs the filter in place on SEL and checks the layer: changed inside
+    the selection, untouched outside, alpha kept, same size."""
     fmt = Babl.format_get_encoding(drw.get_format())
     before = pixels(drw)
     x, y, w, h = SEL
     img.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
-    status, err = run_filter(img, drw, STYLE, method, **props)
+    props.setdefault("new-layer", False)
+    status, err = run_filter(img, drw, STYLE if method in ("arbitrary", "adain", "gatys-improved") else None,
+                             method, **props)
     if status != Gimp.PDBStatusType.SUCCESS:
         raise RuntimeError("%s: filter failed: %s" % (name, err))
     after = pixels(drw)
@@ -92,6 +100,86 @@ for name, prec, alpha in CASES:
 img, drw = load("gatys-improved", P.U8_NON_LINEAR, True)
 stylize_selection("gatys-improved", img, drw, "gatys-improved", **{"max-seconds": 8.0})
 img.delete()
+
+# Every other method of the dialog (AdaIN where its weights are installed).
+img, drw = load("multistyle26", P.U8_NON_LINEAR, True)
+stylize_selection("multistyle26 crimson", img, drw, "multistyle26", **{"builtin-style": "crimson"})
+img.delete()
+img, drw = load("fast", P.U8_NON_LINEAR, True)
+stylize_selection("fast (built-in starry_night)", img, drw, "fast")
+img.delete()
+if os.environ.get("RESTYLE_HAVE_ADAIN") == "1":
+    img, drw = load("adain", P.U8_NON_LINEAR, True)
+    stylize_selection("adain", img, drw, "adain")
+    img.delete()
+
+# New-layer mode (the default): the source bit-identical, a new layer above
+# it named after the style, stylized inside the selection with the source's
+# alpha, transparent outside; one undo step removes it.
+img, drw = load("new-layer", P.U8_NON_LINEAR, True)
+before = pixels(drw)
+x, y, w, h = SEL
+img.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+status, err = run_filter(img, drw, STYLE)
+assert status == Gimp.PDBStatusType.SUCCESS, err
+layers = img.get_layers()
+names = [l.get_name() for l in layers]
+new, src = layers[0], layers[1]
+inside = np.zeros(before.shape[:2], bool)
+inside[y:y + h, x:x + w] = True
+n = pixels(new)
+changed = (np.abs(n[..., :3] - before[..., :3]).max(-1) > 0.02)[inside].mean()
+alpha_in = np.abs(n[..., 3] - before[..., 3])[inside].max()
+alpha_out = n[..., 3][~inside].max()
+src_same = np.array_equal(before, pixels(src))
+sel_kept = Gimp.Selection.bounds(img)[1:] == (True, x, y, x + w, y + h)
+print("RESTYLE-GIMP new layer: layers %s, source identical %s, changed inside %.3f, alpha inside max diff %g, "
+      "alpha outside max %g, selection kept %s" % (names, src_same, changed, alpha_in, alpha_out, sel_kept), flush=True)
+assert names == ["restyle: %s" % os.path.splitext(os.path.basename(STYLE))[0], names[1]] and src_same, names
+assert changed > 0.9 and alpha_in < 1e-6 and alpha_out == 0.0 and sel_kept, (changed, alpha_in, alpha_out, sel_kept)
+img.delete()
+
+# The preview procedure: a stylized thumbnail of the selection; the image,
+# its layers and its undo stack untouched.
+img, drw = load("preview", P.U8_NON_LINEAR, True)
+before = pixels(drw)
+img.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+pproc = Gimp.get_pdb().lookup_procedure("plug-in-restyle-preview")
+for method, extra in (("arbitrary", {}), ("multistyle26", {"builtin-style": "crimson"})):
+    cfg = pproc.create_config()
+    cfg.set_property("image", img)
+    cfg.set_core_object_array("drawables", [drw])
+    cfg.set_property("method", method)
+    cfg.set_property("style-file", Gio.File.new_for_path(STYLE))
+    for k, v in extra.items():
+        cfg.set_property(k, v)
+    res = pproc.run(cfg)
+    assert res.index(0) == Gimp.PDBStatusType.SUCCESS, res.index(1)
+    pw, ph, data = res.index(1), res.index(2), bytes(res.index(3).get_data())
+    thumb = np.frombuffer(data, np.uint8).reshape(ph, pw, 4).astype(float) / 255.0
+    src_crop = before[y:y + h, x:x + w]
+    changed = (np.abs(thumb[..., :3] - src_crop[..., :3]).max(-1) > 0.02).mean()
+    untouched = (np.array_equal(before, pixels(drw)) and len(img.get_layers()) == 1
+                 and Gimp.Selection.bounds(img)[1:] == (True, x, y, x + w, y + h))
+    print("RESTYLE-GIMP preview %s: %dx%d, changed %.3f, image untouched %s" % (method, pw, ph, changed, untouched),
+          flush=True)
+    assert (pw, ph) == (w, h) and changed > 0.9 and untouched
+img.delete()
+
+# A built-in style chosen by name gives the CLI's pixels for its id.
+# (RESTYLE_CLI_MS_NAME: the name `restyle info` gives that id)
+cli, cli_id, name = os.environ["RESTYLE_CLI_MS"], int(os.environ["RESTYLE_CLI_MS_ID"]), os.environ["RESTYLE_CLI_MS_NAME"]
+img, drw = load("builtin-vs-cli", P.U8_NON_LINEAR, True)
+status, err = run_filter(img, drw, None, "multistyle26", **{"builtin-style": name, "new-layer": False})
+assert status == Gimp.PDBStatusType.SUCCESS, err
+ours = pixels(drw)
+ref_img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(cli))
+ref = pixels(ref_img.get_layers()[0])
+diff = np.abs(ours[..., :3] - ref[..., :3]).max() * 255
+print("RESTYLE-GIMP built-in %r vs CLI --style-id %d: max diff %.2f/255" % (name, cli_id, diff), flush=True)
+assert diff <= 2.0, diff
+img.delete()
+ref_img.delete()
 
 # Error cases, each reported as an error status with a message, the layer
 # untouched and GIMP still running: a missing style file (GIMP itself

@@ -154,8 +154,7 @@ def check_preview(src, style, ctx):
 
 def check_builtin_name_matches_cli(src):
     """The plug-in's style, chosen by name, gives the CLI's pixels for its id."""
-    cli, cli_id = os.environ["RESTYLE_CLI_MS"], int(os.environ["RESTYLE_CLI_MS_ID"])
-    name = rb.style_names()[cli_id]
+    cli, cli_id, name = os.environ["RESTYLE_CLI_MS"], int(os.environ["RESTYLE_CLI_MS_ID"]), os.environ["RESTYLE_CLI_MS_NAME"]
     doc, node = open_doc(src, select=False)
     node = engine.stylize_node(doc, node, {"method": "multistyle26", "builtin_style": name})
     ours = pixels(doc, node).astype(int)
