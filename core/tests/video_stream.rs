@@ -224,7 +224,7 @@ fn the_core_stream_keeps_temporal_state_and_refuses_a_size_change() {
     let first = s.frame(&stylizer, &src).unwrap();
     // The first frame has no history: per-frame stylization itself.
     assert_eq!(first.data, per_frame.data);
-    let e = s.frame(&stylizer, &image(w + 2, h, 1)).err().expect("size change refused").to_string();
+    let e = s.frame(&stylizer, &image(w + 2, h, 1)).err().map(|e| e.to_string()).expect("size change refused");
     assert!(e.contains("50×36") && e.contains("48×36"), "{e}");
     assert_eq!(s.frames(), 1);
     // The same frame again: the network is deterministic, so the blend of
