@@ -5,10 +5,11 @@
 #     (built once under $RESTYLE_CHROOT, reused afterwards) — .ci/plugins-setup.sh;
 #  2. librestyle as the test build made it (no rebuild);
 #  3. install each plug-in with plugin/install.py into throwaway profiles;
-#  4. GIMP batch (every precision, selection, missing style), kritarunner
-#     (every RGBA depth, selection, missing style), Krita GUI under Xvfb
-#     running the real menu action; exported PNGs checked by verify.py.
-# RESTYLE_SCREENSHOTS=DIR also saves the two dialogs as PNG into DIR.
+#  4. GIMP batch (every precision, every method, new layer, preview, built-in
+#     names vs the CLI, missing style), kritarunner (the same for Krita, plus
+#     cancel), Krita GUI and GIMP dialog under Xvfb (preview, new layer,
+#     undo, Cancel clicked mid-run); exported PNGs checked by verify.py.
+# RESTYLE_SCREENSHOTS=DIR also saves the dialogs as PNG into DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -91,12 +92,17 @@ done
 ! grep -q 'RESTYLE-KRITA-GUI exception' "$K/krgui.log" || { grep -A8 'RESTYLE-KRITA-GUI exception' "$K/krgui.log"; exit 1; }
 /usr/bin/python3 plugin/tests/verify.py "$K/io/in.png" "$K/io/krita_gui.png" $SEL
 
-if [ -n "$SHOTS" ]; then   # GIMP's dialog, opened by the procedure in interactive mode
+# GIMP's dialog in interactive runs under Xvfb: preview, new layer, a
+# built-in style, Cancel clicked mid-run, Cancel in the dialog.
+t chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_STYLE=/tmp/restyle-ci/io/style.jpg \
+  RESTYLE_SELFTEST_DIALOG=/tmp/restyle-ci/io/dialog-steps ${SHOTS:+RESTYLE_SHOTS_DIR=/tmp/restyle-ci/io} \
+  timeout 300 xvfb-run -a -s '-screen 0 1280x1024x24' gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit \
+  < plugin/tests/gimp_dialog.py > "$G/gimp-dialog.log" 2>&1 || true
+grep '^RESTYLE-GIMP-DIALOG' "$G/gimp-dialog.log" || true
+grep -q '^RESTYLE-GIMP-DIALOG-ALL-OK' "$G/gimp-dialog.log" || { tail -40 "$G/gimp-dialog.log"; echo "GIMP dialog host test FAILED"; exit 1; }
+if [ -n "$SHOTS" ]; then
   mkdir -p "$SHOTS"
-  chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_SCREENSHOT=/tmp/restyle-ci/io/gimp-dialog.png \
-    timeout 120 xvfb-run -a -s '-screen 0 1280x1024x24' gimp-console-3.0 -i --batch-interpreter=python-fu-eval -b - --quit \
-    < plugin/tests/gimp_dialog.py > "$G/gimp-dialog.log" 2>&1 || tail -20 "$G/gimp-dialog.log"
-  cp "$G/io/gimp-dialog.png" "$SHOTS/" || true
+  cp "$G/io/gimp-dialog.png" "$G/io/gimp-builtin.png" "$SHOTS/" || true
   cp "$K/io/krita-error.png" "$SHOTS/" 2>/dev/null || true
 fi
 echo "plug-in stage passed"

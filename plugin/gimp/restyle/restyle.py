@@ -67,6 +67,21 @@ def show_dialog(procedure, config, image, drw):
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=4, margin=6)
     box.pack_start(img, False, False, 0)
     box.pack_start(status, False, False, 0)
+    # The chosen built-in style's thumbnail (plugin/thumbnails/multistyle26.jpg).
+    tile = Gtk.Image()
+    sprite_path = rb.thumbnails_path()
+    sprite = GdkPixbuf.Pixbuf.new_from_file(sprite_path) if sprite_path else None
+    names = library_lists()[1]
+    box.pack_start(tile, False, False, 0)
+
+    def show_tile():
+        name = config.get_property("builtin-style")
+        if sprite is not None and config.get_property("method") == "multistyle26" and name in names:
+            s = rb.THUMB_SIDE
+            tile.set_from_pixbuf(sprite.new_subpixbuf(names.index(name) * s, 0, s, s))
+            tile.set_tooltip_text(name)
+        else:
+            tile.clear()
     frame.add(box)
     dialog.get_content_area().pack_start(frame, False, False, 6)
     frame.show_all()
@@ -93,13 +108,15 @@ def show_dialog(procedure, config, image, drw):
         return False
 
     def changed(*_):
+        show_tile()
         if state["timer"] is not None:
             GLib.source_remove(state["timer"])
         state["timer"] = GLib.timeout_add(300, refresh)
     config.connect("notify", changed)
     changed()
 
-    if os.environ.get("RESTYLE_SELFTEST_DIALOG"):  # CI: wait for the preview, save the dialog, press OK
+    step = selftest_step(config)
+    if step:  # CI: wait for the preview, save the dialog, press OK or Cancel
         from gi.repository import Gdk
         waited = [0]
 
@@ -107,14 +124,12 @@ def show_dialog(procedure, config, image, drw):
             waited[0] += 1
             if state["shown"] == 0 and waited[0] < 100:
                 return True
-            print("RESTYLE-GIMP-DIALOG preview shown: %s" % (state["shown"] > 0), flush=True)
-            shot = os.environ.get("RESTYLE_SCREENSHOT")
-            if shot:
+            print("RESTYLE-GIMP-DIALOG %s: preview shown: %s" % (step[1], state["shown"] > 0), flush=True)
+            if len(step) > 3 and step[3] != "-":
                 win = dialog.get_window()
                 pb = Gdk.pixbuf_get_from_window(win, 0, 0, win.get_width(), win.get_height())
-                pb.savev(shot, "png", [], [])
-            dialog.response(Gtk.ResponseType.OK if os.environ.get("RESTYLE_SELFTEST_DIALOG") == "ok"
-                            else Gtk.ResponseType.CANCEL)
+                pb.savev(step[3], "png", [], [])
+            dialog.response(Gtk.ResponseType.OK if step[0] == "ok" else Gtk.ResponseType.CANCEL)
             return False
         GLib.timeout_add(300, grab)
     ok = dialog.run()
@@ -124,6 +139,32 @@ def show_dialog(procedure, config, image, drw):
         state["ctx"].close()
     dialog.destroy()
     return ok
+
+
+SELFTEST = {"cancel": False}
+
+
+def selftest_step(config):
+    """CI hook (plugin/tests/gimp_dialog.py): RESTYLE_SELFTEST_DIALOG names a
+    file of steps, one per interactive run: "ok|cancel METHOD [cancel-run|-]
+    [screenshot.png]". Sets the method (GIMP restores the last values in
+    interactive runs) and says what to press."""
+    path = os.environ.get("RESTYLE_SELFTEST_DIALOG")
+    if not path:
+        return None
+    with open(path) as f:
+        lines = [l.split() for l in f if l.strip()]
+    with open(path, "w") as f:
+        f.writelines(" ".join(l) + "\n" for l in lines[1:])
+    step = lines[0]
+    config.set_property("method", step[1])
+    config.set_property("style-file", Gio.File.new_for_path(os.environ["RESTYLE_STYLE"]))
+    config.set_property("max-seconds", 60.0)
+    config.set_property("new-layer", True)
+    if step[1] == "multistyle26":
+        config.set_property("builtin-style", "crimson")
+    SELFTEST["cancel"] = len(step) > 2 and step[2] == "cancel-run"
+    return step
 
 
 def options_from(config):
@@ -222,7 +263,7 @@ def run(procedure, run_mode, image, drawables, config, data):
         stages.append(stage)
         Gimp.progress_set_text(progress_text(stage))
         Gimp.progress_update(fraction)
-        if os.environ.get("RESTYLE_SELFTEST_CANCEL") and len(stages) >= 3 and window is not None:
+        if SELFTEST["cancel"] and len(stages) >= 3 and window is not None:
             print("RESTYLE-GIMP-DIALOG clicking Cancel at %r" % stage, flush=True)
             window.button.clicked()  # test hook: the real button, mid-run
         return window.update(progress_text(stage), fraction) if window is not None else False
@@ -235,7 +276,6 @@ def run(procedure, run_mode, image, drawables, config, data):
         if window is not None:
             window.close()
         if e.cancelled:
-            print("RESTYLE-GIMP-DIALOG cancelled, image untouched", flush=True) if os.environ.get("RESTYLE_SELFTEST_CANCEL") else None
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         return fail(procedure, str(e))
     if window is not None:
@@ -356,7 +396,7 @@ def add_settings(p):
     # nick = the library's style name (as the CLI's --style-id takes it)
     p.add_choice_argument("builtin-style", "_Built-in style", "One of the 26 built-in styles, by name",
                           choice(*[(n, n.replace("-", " ").capitalize()) for n in names]), names[0], rw)
-    p.add_file_argument("model-file", "Fast _network", "Fast method: a .pth/.safetensors network (none: starry_night)",
+    p.add_file_argument("model-file", "_Fast network", "Fast method: a .pth/.safetensors network (none: starry_night)",
                         Gimp.FileChooserAction.OPEN, True, None, rw)
     p.add_double_argument("strength", "S_trength", "How strongly to apply the style", 0.0, 1.0, 1.0, rw)
     p.add_choice_argument("preserve-color", "_Preserve colours", "Keep the layer's colours",
@@ -364,7 +404,7 @@ def add_settings(p):
                                  ("histogram", "Match colours")), "none", rw)
     p.add_int_argument("working-size", "_Working size",
                        "Longest side to work at (0 = as is; Gatys: 512 px at most)", 0, 8192, 0, rw)
-    p.add_double_argument("max-seconds", "Time _budget (s)",
+    p.add_double_argument("max-seconds", "Time b_udget (s)",
                           "Gatys improved: stop after this many seconds with the best image so far (0 = no limit)",
                           0.0, 86400.0, 120.0, rw)
     p.add_choice_argument("device", "_Device", "Where to compute",
