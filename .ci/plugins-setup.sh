@@ -9,12 +9,23 @@ STAMP="$R/.restyle-ci-ready-v1"
 export DEBIAN_FRONTEND=noninteractive
 t() { local s=$EPOCHREALTIME; "$@"; echo "TIMING $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME-$s}") s: $*" >&2; }
 
-HOST_PKGS="krita python3-pyqt5 xvfb xauth x11-apps python3-pil python3-numpy debootstrap"
+HOST_PKGS="krita python3-pyqt5 xvfb xauth x11-apps python3-pil python3-numpy debootstrap python3-venv"
 missing=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' $HOST_PKGS 2>/dev/null | awk '$2!="installed"{print $1}' || true)
 have=$(dpkg-query -W -f='${Package}\n' $HOST_PKGS 2>/dev/null | wc -l || true)
 if [ -n "$missing" ] || [ "$have" -lt "$(echo $HOST_PKGS | wc -w)" ]; then
   t apt-get update -q >/dev/null
   t apt-get install -y -q --no-install-recommends $HOST_PKGS >/dev/null
+fi
+
+# PyQt6 (Krita 6's binding; no Krita 6 in Debian bookworm or trixie) from
+# PyPI, for the dialog test: a venv kept under /var/cache like the chroot.
+V=${RESTYLE_PYQT6_VENV:-/var/cache/restyle-ci/pyqt6-venv}
+if ! "$V/bin/python" -c "import PyQt6.QtWidgets" 2>/dev/null; then
+  rm -rf "$V.tmp"
+  /usr/bin/python3 -m venv --system-site-packages "$V.tmp"
+  t "$V.tmp/bin/pip" install -q PyQt6==6.11.0
+  rm -rf "$V"
+  mv "$V.tmp" "$V"
 fi
 
 mount_binds() { for m in proc sys dev dev/pts; do mountpoint -q "$R/$m" || mount --bind "/$m" "$R/$m"; done; }

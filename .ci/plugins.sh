@@ -92,6 +92,17 @@ done
 ! grep -q 'RESTYLE-KRITA-GUI exception' "$K/krgui.log" || { grep -A8 'RESTYLE-KRITA-GUI exception' "$K/krgui.log"; exit 1; }
 /usr/bin/python3 plugin/tests/verify.py "$K/io/in.png" "$K/io/krita_gui.png" $SEL
 
+# The Krita dialog outside Krita, offscreen, with PyQt6 (Krita 6's binding,
+# from PyPI: no Krita 6 host is installable here) and PyQt5 (Krita 5's).
+for q in 6 5; do
+  PY=/usr/bin/python3; [ $q = 6 ] && PY=${RESTYLE_PYQT6_VENV:-/var/cache/restyle-ci/pyqt6-venv}/bin/python
+  t env RESTYLE_QT=$q QT_QPA_PLATFORM=offscreen RESTYLE_LIB="$LIB" RESTYLE_WEIGHTS_DIR="$WEIGHTS" \
+    timeout 300 "$PY" plugin/tests/dialog_qt_test.py "$DATA/content/chicago.jpg" "$DATA/style/starry_night.jpg" \
+    > "$K/qt$q.log" 2>&1 || true
+  grep -q "^RESTYLE-QT$q-DIALOG-OK" "$K/qt$q.log" || { tail -30 "$K/qt$q.log"; echo "PyQt$q dialog test FAILED"; exit 1; }
+  grep -E '^(methods|first preview|preview)' "$K/qt$q.log" | sed "s/^/PyQt$q dialog: /"
+done
+
 # GIMP's dialog in interactive runs under Xvfb: preview, new layer, a
 # built-in style, Cancel clicked mid-run, Cancel in the dialog.
 t chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_STYLE=/tmp/restyle-ci/io/style.jpg \

@@ -1,5 +1,9 @@
-from krita import Krita
+try:
+    from krita import Krita
+except ImportError:  # outside Krita (plugin/tests/dialog_qt_test.py): the modules alone
+    Krita = None
 
-from .extension import RestyleExtension
+if Krita is not None:
+    from .extension import RestyleExtension
 
-Krita.instance().addExtension(RestyleExtension(Krita.instance()))
+    Krita.instance().addExtension(RestyleExtension(Krita.instance()))

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The Krita plug-in's dialog (plugin/krita/restyle/dialog.py) outside Krita,
+headless (QT_QPA_PLATFORM=offscreen), with PyQt6 (Krita 6's binding: from
+PyPI in a venv .ci/plugins.sh makes) or PyQt5 (Krita 5's): RESTYLE_QT=6|5.
+
+  RESTYLE_QT=6 QT_QPA_PLATFORM=offscreen RESTYLE_LIB=... RESTYLE_WEIGHTS_DIR=... \\
+    python dialog_qt_test.py PHOTO STYLE
+
+Checks with the real library: the methods offered, the 26 built-in names
+with their thumbnails, rows shown per method, the options each method
+gives, a preview that appears after a change and is a stylized copy of
+the photo (a real network run), settings saved. Exits 1 on failure.
+"""
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "krita"), os.path.join(HERE, "..")]
+from restyle.qt import QT_MAJOR, QtCore, QtGui, QtWidgets  # noqa: E402
+from restyle import dialog as dlgmod  # noqa: E402
+import restyle_binding as rb  # noqa: E402
+
+
+class Settings(dict):
+    def get(self, key, default):
+        return dict.get(self, key, default)
+
+    def set(self, key, value):
+        self[key] = value
+
+
+def main():
+    photo, style = sys.argv[1], sys.argv[2]
+    want = int(os.environ["RESTYLE_QT"])
+    assert QT_MAJOR == want, (QT_MAJOR, want)
+    app = QtWidgets.QApplication([])
+    img = QtGui.QImage(photo).convertToFormat(QtGui.QImage.Format.Format_ARGB32)
+    src_w, src_h = img.width(), img.height()
+    ctx = rb.Context()
+    calls = []
+
+    def preview(options):
+        # the host's job: the layer at preview size, BGRA8 (= ARGB32 little-endian)
+        tw, th, _ = rb.preview_size(src_w, src_h)
+        small = img.scaled(tw, th).convertToFormat(QtGui.QImage.Format.Format_ARGB32)
+        ptr = small.constBits()
+        ptr.setsize(small.sizeInBytes()) if hasattr(ptr, "setsize") else None
+        raw = bytes(ptr.asstring(small.sizeInBytes()) if hasattr(ptr, "asstring") else ptr)
+        px = b"".join(raw[y * small.bytesPerLine():y * small.bytesPerLine() + 4 * tw] for y in range(th))
+        calls.append((options, px))
+        return tw, th, ctx.preview(px, tw, th, rb.FORMAT_BGRA8, **options)
+
+    s = Settings(style=style)
+    d = dlgmod.RestyleDialog(s, preview)
+    d.show()
+    methods = [d.method.itemData(i) for i in range(d.method.count())]
+    print("methods:", methods)
+    assert methods[:3] == ["arbitrary", "multistyle26", "fast"] and methods[-1] == "gatys-improved", methods
+    assert d.builtin.count() == 26 and [d.builtin.item(i).text() for i in range(26)] == rb.style_names()
+    assert all(not d.builtin.item(i).icon().isNull() for i in range(26)), "a built-in style has no thumbnail"
+    assert d.new_layer.isChecked(), "new layer is the default"
+
+    def wait_preview(n):
+        t = time.time()
+        while d.previews < n and time.time() - t < 60:
+            app.processEvents()
+            time.sleep(0.02)
+        return time.time() - t
+
+    took = wait_preview(1)
+    assert d.previews >= 1, "no preview"
+    pm = d.preview.pixmap()
+    print("first preview after %.1f s: %dx%d" % (took, pm.width(), pm.height()))
+    opts, px = calls[-1]
+    assert opts["method"] == "arbitrary" and opts["style_path"] == style
+    out = d.preview.pixmap().toImage().convertToFormat(QtGui.QImage.Format.Format_ARGB32)
+    diffs = [abs(QtGui.QColor(out.pixel(x, y)).red() - px[4 * (y * pm.width() + x) + 2])
+             for y in range(0, pm.height(), 3) for x in range(0, pm.width(), 3)]
+    mean = sum(diffs) / len(diffs)
+    print("preview vs its input: mean red difference %.1f/255" % mean)
+    assert mean > 10, "the preview is (nearly) the input, not stylized"
+
+    # multistyle26: its row shown, the style row hidden, a name in the options
+    d.method.setCurrentIndex(d.method.findData("multistyle26"))
+    d.builtin.setCurrentRow(20)
+    app.processEvents()
+    assert not d.builtin.isHidden() and d.style_row.isHidden() and d.model_row.isHidden()
+    o = d.options()
+    assert o["method"] == "multistyle26" and o["builtin_style"] == rb.style_names()[20] and "style_path" not in o, o
+    took = wait_preview(2)
+    assert calls[-1][0]["builtin_style"] == rb.style_names()[20]
+    print("preview after a change: %.1f s" % took)
+    d.method.setCurrentIndex(d.method.findData("fast"))
+    assert d.options() == {"method": "fast", "strength": 1.0, "preserve_color": "none", "working_size": 0,
+                           "device": "cpu"}, d.options()
+    d.method.setCurrentIndex(d.method.findData("gatys-improved"))
+    assert d.options()["max_seconds"] == 120.0 and not d.budget.isHidden()
+    d.new_layer.setChecked(False)
+    d.save()
+    assert s["method"] == "gatys-improved" and s["new_layer"] == "false" and s["builtin"] == rb.style_names()[20], s
+    d2 = dlgmod.RestyleDialog(s, None)
+    assert d2.method.currentData() == "gatys-improved" and not d2.new_layer.isChecked()
+    print("RESTYLE-QT%d-DIALOG-OK" % QT_MAJOR)
+
+
+if __name__ == "__main__":
+    main()
