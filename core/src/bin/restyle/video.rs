@@ -37,7 +37,7 @@ pub struct VideoArgs {
     /// Frame size of a live source, WIDTHxHEIGHT (needed with `-`; a camera's own size if not given).
     #[arg(long)]
     pub input_size: Option<String>,
-    /// Frame rate of a live source (e.g. 30 or 30000/1001): asked of a camera; the rate of a file written from a live source.
+    /// Frame rate of a live source (e.g. 30 or 30000/1001): asked of a camera; the rate of a file written from a live source (raw frames on stdout carry none).
     #[arg(long)]
     pub fps: Option<String>,
     #[command(flatten)]
