@@ -42,7 +42,8 @@ fn lock(m: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
 
 impl Latest {
     /// Starts the reader thread. It is not joined: it ends at the source's
-    /// end or error (a process reading stdin exits without waiting for it).
+    /// end or error (a process reading stdin exits without waiting for it;
+    /// a camera's ffmpeg then ends on its closed pipe).
     pub fn spawn<R: Read + Send + 'static>(mut reader: RawReader<R>) -> Latest {
         let shared = Arc::new((Mutex::new(Slot::default()), Condvar::new()));
         let (width, height) = (reader.width, reader.height);
