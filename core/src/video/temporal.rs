@@ -328,4 +328,26 @@ mod tests {
         }
         assert!(err < 0.03, "max error inside {err}");
     }
+
+    /// A live source that dropped frames: the blend sees frame 0 and then
+    /// frame 5 (a 5 px pan), and the flow spans the gap (the state holds
+    /// the last frame *given*, not the last one the source had).
+    #[test]
+    fn flow_spans_dropped_frames() {
+        let (w, h) = (96, 64);
+        let mut t = Temporal::new(TemporalOptions { strength: 1.0, flow: FlowPreset::Medium.params(), ..Default::default() }).unwrap();
+        let f0 = textured(w, h, 0.0);
+        t.next(&f0, f0.clone()).unwrap();
+        let f5 = textured(w, h, 5.0);
+        let out = t.next(&f5, RgbImage { data: vec![0.0; w * h * 3], ..f5.clone() }).unwrap();
+        let (mut err, mut unwarped) = (0.0f32, 0.0f32);
+        for y in 12..h - 12 {
+            for x in 12..w - 12 {
+                let i = (y * w + x) * 3;
+                err = err.max((out.data[i] - f5.data[i]).abs());
+                unwarped = unwarped.max((f0.data[i] - f5.data[i]).abs());
+            }
+        }
+        assert!(err < 0.05 && unwarped > 0.3, "max error inside {err} (frame 0 as it was: {unwarped})");
+    }
 }
