@@ -125,7 +125,8 @@ fn a_slow_consumer_makes_restyle_drop_frames_not_queue_them() {
     // While nothing was read, only what fits in the pipe (64 KiB on Linux)
     // plus the frame being written, the frame in work and the newest one.
     let bound = 65536 / frame + 3;
-    assert!(written >= 2 && written <= bound, "{written} frames written (bound {bound}), {dropped} dropped");
+    // (At least one: all 80 may have arrived before the first was taken.)
+    assert!(written >= 1 && written <= bound && dropped > 0, "{written} frames written (bound {bound}), {dropped} dropped");
     assert!(err.contains("dropped)"), "the progress line shows the drops:\n{err}");
     // The newest frame is always stylized: the last output is frame n−1's.
     let mut alone = spawn(&["video", "-", "--input-size", "96x64", "--temporal", "none", "-o", "-"]);
