@@ -38,11 +38,31 @@ fn every_corpus_file_replays_without_a_panic() {
 fn seeds_are_accepted() {
     // The seed inputs are valid files: each target must accept its own seeds,
     // or the harness is not reaching the parser it means to test.
-    // (The pytorch and wheel seeds are structurally valid archives without
-    // the tensors an import needs, so they are rejected by design.)
+    // (The pytorch and wheel seeds written here are structurally valid
+    // archives without the tensors an import needs, so they are rejected by
+    // design; the real ones are checked below.)
     for target in ["onnx", "safetensors", "style_vector", "labels", "image", "capi"] {
         for (name, data) in fuzz::seeds(target) {
             assert!(fuzz::run(target, &data), "{target}: seed {name} rejected");
         }
+    }
+}
+
+#[test]
+fn real_torch_seeds_are_imported() {
+    // tests/fuzz/make_seeds.py: torch.save files (zip and legacy format,
+    // DataParallel names, a wrapping dict) and a wheel holding one. They must
+    // get through the import, so that the fuzzer starts inside the tensor
+    // readers and the fast-network importer rather than at the archive check.
+    for (target, name) in [
+        ("pytorch", "seed-fast.pth"),
+        ("pytorch", "seed-fast-dataparallel.pth"),
+        ("pytorch", "seed-fast-wrapped.pth"),
+        ("pytorch", "seed-fast-legacy.pth"),
+        ("wheel", "seed-fast-pth.whl"),
+    ] {
+        let p = fuzz::corpus_dir(target).join(name);
+        let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(fuzz::run(target, &data), "{target}: {name} rejected");
     }
 }
