@@ -7,7 +7,7 @@
 pub mod frozen_conv;
 pub mod tiling;
 
-use crate::ops::norm::{PlaneAffine, PlaneAffineAdd, PlaneStats};
+use crate::ops::norm::{Clamp, PlaneAffine, PlaneAffineAdd, PlaneStats};
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 
 /// ε of every instance norm in the Magenta and multistyle networks.
@@ -121,8 +121,18 @@ impl InstanceStats {
 pub enum Then<'a> {
     Nothing,
     Relu,
+    /// min(max(x, 0), 6) (MobileNetV2).
+    Relu6,
     /// A residual block's skip connection: `+ r` (same shape).
     Add(&'a Tensor),
+}
+
+/// `x + bias` (`bias` one value per channel), then `then`: one pass on the
+/// CPU in inference, candle ops otherwise.
+pub fn add_bias_then(x: &Tensor, bias: &Tensor, then: Then) -> Result<Tensor> {
+    let c = x.dim(1)?;
+    let ones = Tensor::ones((1, c, 1, 1), x.dtype(), x.device())?;
+    affine_then(x, &ones, &bias.reshape((1, c, 1, 1))?, then)
 }
 
 /// `(x − μ)/sqrt(σ² + ε) · γ + β` with the given statistics. `gamma` and
@@ -144,23 +154,34 @@ pub fn normalize_then(x: &Tensor, stats: &InstanceStats, gamma: &Tensor, beta: &
     // Fold the normalisation into one scale and one shift per channel.
     let scale = stats.inv_std.broadcast_mul(&as4(gamma)?)?;
     let shift = as4(beta)?.broadcast_sub(&stats.mean.broadcast_mul(&scale)?)?;
+    affine_then(x, &scale, &shift, then)
+}
+
+/// `x·scale + shift` (`[N or 1, C, 1, 1]` each), then `then`.
+fn affine_then(x: &Tensor, scale: &Tensor, shift: &Tensor, then: Then) -> Result<Tensor> {
     let residual_ok = match then {
         Then::Add(r) => inference_on_cpu(&[r]),
         _ => true,
     };
-    if inference_on_cpu(&[x, &scale, &shift]) && residual_ok {
+    if inference_on_cpu(&[x, scale, shift]) && residual_ok {
         let (n, c, _, _) = x.dims4()?;
         let per_plane = |t: &Tensor| t.broadcast_as((n, c, 1, 1))?.flatten_all()?.to_vec1::<f32>();
-        let (scale, shift) = (per_plane(&scale)?, per_plane(&shift)?);
+        let (scale, shift) = (per_plane(scale)?, per_plane(shift)?);
+        let clamp = match then {
+            Then::Relu => Clamp::Relu,
+            Then::Relu6 => Clamp::Relu6,
+            Then::Nothing | Then::Add(_) => Clamp::None,
+        };
         return match then {
-            Then::Nothing | Then::Relu => x.contiguous()?.apply_op1_no_bwd(&PlaneAffine { scale, shift, relu: matches!(then, Then::Relu) }),
             Then::Add(r) => x.contiguous()?.apply_op2_no_bwd(&r.contiguous()?, &PlaneAffineAdd { scale, shift }),
+            _ => x.contiguous()?.apply_op1_no_bwd(&PlaneAffine { scale, shift, clamp }),
         };
     }
-    let y = x.broadcast_mul(&scale)?.broadcast_add(&shift)?;
+    let y = x.broadcast_mul(scale)?.broadcast_add(shift)?;
     match then {
         Then::Nothing => Ok(y),
         Then::Relu => y.relu(),
+        Then::Relu6 => y.clamp(0f32, 6f32),
         Then::Add(r) => r + y,
     }
 }
@@ -343,6 +364,11 @@ mod tests {
         let plain = normalize(&x, &s, &gamma, &beta).unwrap();
         let diff = |a: Tensor, b: Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(diff(normalize_then(&x, &s, &gamma, &beta, Then::Relu).unwrap(), plain.relu().unwrap()) < 1e-6);
+        assert!(diff(normalize_then(&x, &s, &gamma, &beta, Then::Relu6).unwrap(), plain.clamp(0f32, 6f32).unwrap()) < 1e-6);
+        let bias = Tensor::randn(0f32, 1.0, 3, &dev).unwrap();
+        let biased = x.broadcast_add(&bias.reshape((1, 3, 1, 1)).unwrap()).unwrap();
+        assert!(diff(add_bias_then(&x, &bias, Then::Relu6).unwrap(), biased.clamp(0f32, 6f32).unwrap()) < 1e-6);
+        assert!(diff(add_bias_then(&x, &bias, Then::Add(&r)).unwrap(), (&r + &biased).unwrap()) < 1e-6);
         assert!(diff(normalize_then(&x, &s, &gamma, &beta, Then::Add(&r)).unwrap(), (&r + &plain).unwrap()) < 1e-6);
         // The differentiable path (tracked input) gives the same.
         let tracked = candle_core::Var::from_tensor(&x).unwrap();

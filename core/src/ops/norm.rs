@@ -62,12 +62,21 @@ impl CustomOp1 for PlaneStats {
     }
 }
 
-/// `x·scale + shift` with one scale and shift per `H×W` plane, then a ReLU
-/// when `relu`, one pass.
+/// The activation [`PlaneAffine`] applies after the affine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clamp {
+    None,
+    Relu,
+    /// min(max(x, 0), 6) (MobileNetV2).
+    Relu6,
+}
+
+/// `x·scale + shift` with one scale and shift per `H×W` plane, then the
+/// clamp, one pass.
 pub(crate) struct PlaneAffine {
     pub(crate) scale: Vec<f32>,
     pub(crate) shift: Vec<f32>,
-    pub(crate) relu: bool,
+    pub(crate) clamp: Clamp,
 }
 
 impl CustomOp1 for PlaneAffine {
@@ -76,15 +85,15 @@ impl CustomOp1 for PlaneAffine {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (_, c, h, w) = l.shape().dims4()?;
-        let _span = crate::profile::span("norm", || format!("affine{} {c} @ {h}×{w}", if self.relu { "+relu" } else { "" }), 0);
+        let _span = crate::profile::span("norm", || format!("affine {:?} {c} @ {h}×{w}", self.clamp), 0);
         let x = f32_slice(s, l)?;
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(i, (o, p))| {
             let (a, b) = (self.scale[i], self.shift[i]);
-            if self.relu {
-                o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).max(0.0));
-            } else {
-                o.iter_mut().zip(p).for_each(|(o, &v)| *o = v * a + b);
+            match self.clamp {
+                Clamp::None => o.iter_mut().zip(p).for_each(|(o, &v)| *o = v * a + b),
+                Clamp::Relu => o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).max(0.0)),
+                Clamp::Relu6 => o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).clamp(0.0, 6.0)),
             }
         });
         Ok((CpuStorage::F32(out), l.shape().clone()))

@@ -6,7 +6,7 @@
 //! Input is RGB in 0..1 with no normalisation. Zero padding is TF `SAME`,
 //! which is asymmetric on stride-2 convs (0 before, 1 after on even sizes).
 
-use crate::nn::tf_same_zero_pad;
+use crate::nn::{add_bias_then, tf_same_pads, tf_same_zero_pad, Then};
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 use restyle_weights::import::magenta::{HEAD_CHANNELS, MOBILENET_UNITS, STEM_CHANNELS, STYLE_DIM};
@@ -27,9 +27,18 @@ impl Stem {
     }
 }
 
-impl Module for Stem {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        crate::ops::conv::conv2d(&tf_same_zero_pad(x, 3, 2)?, &self.weight, 2)?.broadcast_add(&self.bias)
+impl Stem {
+    /// The conv, then ReLU6 (bias and activation in one pass; the TF-SAME
+    /// padding done by the kernel's indexing where it can).
+    fn forward_relu6(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let ((t, b), (l, r)) = (tf_same_pads(h, 3, 2), tf_same_pads(w, 3, 2));
+        let form = crate::ops::conv::InputForm { upsample2x: false, pad: [t, b, l, r], reflect: false };
+        let y = match crate::ops::conv::conv2d_fused(x, &self.weight, None, 2, form, false)? {
+            Some(y) => y,
+            None => crate::ops::conv::conv2d(&tf_same_zero_pad(x, 3, 2)?, &self.weight, 2)?,
+        };
+        add_bias_then(&y, &self.bias, Then::Relu6)
     }
 }
 
@@ -50,17 +59,22 @@ impl Pointwise {
     }
 }
 
-impl Module for Pointwise {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Pointwise {
+    /// The conv, then `then` (bias and `then` in one pass).
+    fn forward_then(&self, x: &Tensor, then: Then) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
         let o = self.weight.dim(1)?;
         let wt = if n == 1 { self.weight.clone() } else { self.weight.broadcast_as((n, o, c))?.contiguous()? };
-        wt.matmul(&x.reshape((n, c, h * w))?)?.broadcast_add(&self.bias)?.reshape((n, o, h, w))
+        let _span = crate::profile::span("conv", || format!("1x1 {c}→{o} @ {h}×{w} [matmul]"), (2 * n * o * c * h * w) as u64);
+        let y = wt.matmul(&x.reshape((n, c, h * w))?)?.reshape((n, o, h, w))?;
+        add_bias_then(&y, &self.bias, then)
     }
 }
 
-fn relu6(x: &Tensor) -> Result<Tensor> {
-    x.clamp(0f32, 6f32)
+impl Module for Pointwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_then(x, Then::Nothing)
+    }
 }
 
 /// Depthwise 3×3 conv with TF-SAME zero padding ([`crate::ops::conv::depthwise3x3`]).
@@ -80,10 +94,17 @@ impl Depthwise {
     }
 }
 
+impl Depthwise {
+    /// The conv, then `then` (bias and `then` in one pass).
+    fn forward_then(&self, x: &Tensor, then: Then) -> Result<Tensor> {
+        let xp = tf_same_zero_pad(x, 3, self.stride)?;
+        add_bias_then(&crate::ops::conv::depthwise3x3(&xp, &self.weight, self.stride)?, &self.bias, then)
+    }
+}
+
 impl Module for Depthwise {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let xp = tf_same_zero_pad(x, 3, self.stride)?;
-        crate::ops::conv::depthwise3x3(&xp, &self.weight, self.stride)?.broadcast_add(&self.bias)
+        self.forward_then(x, Then::Nothing)
     }
 }
 
@@ -114,14 +135,10 @@ impl Module for InvertedResidual {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();
         if let Some(e) = &self.expand {
-            h = relu6(&e.forward(&h)?)?;
+            h = e.forward_then(&h, Then::Relu6)?;
         }
-        h = relu6(&self.depthwise.forward(&h)?)?;
-        h = self.project.forward(&h)?;
-        if self.residual {
-            h = (h + x)?;
-        }
-        Ok(h)
+        h = self.depthwise.forward_then(&h, Then::Relu6)?;
+        self.project.forward_then(&h, if self.residual { Then::Add(x) } else { Then::Nothing })
     }
 }
 
@@ -157,11 +174,11 @@ impl Module for StylePredict {
         if h < 2 || w < 2 {
             candle_core::bail!("style image of {w}×{h} is too small for the style network");
         }
-        let mut h = relu6(&self.stem.forward(x)?)?;
+        let mut h = self.stem.forward_relu6(x)?;
         for b in &self.blocks {
             h = b.forward(&h)?;
         }
-        let h = relu6(&self.head.forward(&h)?)?;
+        let h = self.head.forward_then(&h, Then::Relu6)?;
         // Global average pool, then the linear bottleneck.
         let pooled = h.mean(D::Minus1)?.mean(D::Minus1)?; // [N, 1280]
         pooled.matmul(&self.bottleneck.t()?)
