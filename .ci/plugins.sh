@@ -103,6 +103,30 @@ for q in 6 5; do
   grep -E '^(methods|first preview|preview)' "$K/qt$q.log" | sed "s/^/PyQt$q dialog: /"
 done
 
+# Release artefacts (plugin/package.py, without weights): the Krita zip
+# through Krita's own importer into a clean profile, then the GUI must show
+# the filter in its menu; the GIMP archive unpacked into a clean profile
+# must register the procedure.
+t python3 plugin/package.py --lib "$LIB" -o "$K/dist" 2>/dev/null
+KI=$K/import-home; mkdir -p "$KI/.config" "$KI/tmp"
+KIE="env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=$KI TMPDIR=$KI/tmp"
+t $KIE QT_QPA_PLATFORM=offscreen PYTHONPATH="$REPO/plugin/tests" timeout 300 kritarunner -s krita_import_test -f main \
+  "$K"/dist/restyle-krita-*.zip "$KI/.local/share/krita" "$KI/.config/kritarc" > "$K/import.log" 2>&1 || true
+grep '^RESTYLE-KRITA-IMPORT' "$K/import.log"
+grep -q '^RESTYLE-KRITA-IMPORT-OK' "$K/import.log" || { tail -30 "$K/import.log"; echo "Krita zip import FAILED"; exit 1; }
+t $KIE RESTYLE_SELFTEST_MENU=1 timeout 180 xvfb-run -a -s '-screen 0 1280x1024x24' krita --nosplash > "$K/menu.log" 2>&1 || true
+grep -q "^RESTYLE-KRITA-MENU \['Tools > Scripts > Neural Style Transfer (restyle)...'\]" "$K/menu.log" \
+  || { tail -30 "$K/menu.log"; echo "the imported Krita plug-in is not in the menu"; exit 1; }
+grep '^RESTYLE-KRITA-MENU' "$K/menu.log"
+mkdir -p "$G/pkg/gimp3/plug-ins"
+tar -xzf "$K"/dist/restyle-gimp-*.tar.gz -C "$G/pkg/gimp3/plug-ins"
+chroot "$R" env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/tmp/restyle-ci/pkg/home GIMP3_DIRECTORY=/tmp/restyle-ci/pkg/gimp3 \
+  timeout 120 gimp-console-3.0 -i --batch-interpreter=python-fu-eval \
+  -b "print('RESTYLE-GIMP-PKG registered:', Gimp.get_pdb().lookup_procedure('plug-in-restyle') is not None, flush=True)" \
+  --quit > "$G/pkg.log" 2>&1 || true
+grep -q 'RESTYLE-GIMP-PKG registered: True' "$G/pkg.log" || { tail -20 "$G/pkg.log"; echo "GIMP archive install FAILED"; exit 1; }
+grep 'RESTYLE-GIMP-PKG' "$G/pkg.log"
+
 # GIMP's dialog in interactive runs under Xvfb: preview, new layer, a
 # built-in style, Cancel clicked mid-run, Cancel in the dialog.
 t chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_STYLE=/tmp/restyle-ci/io/style.jpg \

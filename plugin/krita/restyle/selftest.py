@@ -144,3 +144,23 @@ def run(ext):
           % (ext.last_error, len(layers) == 1 and full(layers[0]) == before), flush=True)
     doc.setModified(False)  # no "save changes?" prompt
     QtCore.QTimer.singleShot(500, k.action("file_quit").trigger)  # QApplication.quit() segfaults in 5.1
+
+
+def menu_check():
+    """Prints where the filter's action sits in the main window's menus, then quits."""
+    k = Krita.instance()
+    found = []
+
+    def walk(menu, path):
+        for a in menu.actions():
+            if a.menu() is not None:
+                walk(a.menu(), path + [a.text().replace("&", "")])
+            elif a.objectName() == "restyle_stylize":
+                found.append(" > ".join(path + [a.text().replace("&", "")]))
+    win = k.activeWindow()
+    if win is not None:
+        for a in win.qwindow().menuBar().actions():
+            if a.menu() is not None:
+                walk(a.menu(), [a.text().replace("&", "")])
+    print("RESTYLE-KRITA-MENU %s" % (found or "not found"), flush=True)
+    QtCore.QTimer.singleShot(500, k.action("file_quit").trigger)
