@@ -103,6 +103,22 @@ for q in 6 5; do
   grep -E '^(methods|first preview|preview)' "$K/qt$q.log" | sed "s/^/PyQt$q dialog: /"
 done
 
+# Batch examples (plugin/examples/): a folder of two photos, stylized by
+# gimp-console and by kritarunner; outputs checked, inputs untouched.
+mkdir -p "$G/batch/in"
+cp "$G/io/in.png" "$G/batch/in/chicago.png"
+/usr/bin/python3 -c "from PIL import Image; Image.open('$DATA/content/golden_gate.jpg').convert('RGB').resize((96, 72)).save('$G/batch/in/golden_gate.jpg')"
+/usr/bin/python3 plugin/tests/verify_folder.py --snapshot "$G/batch/in" > "$G/batch/before"
+t chroot "$R" $E RESTYLE_IN_DIR=/tmp/restyle-ci/batch/in RESTYLE_OUT_DIR=/tmp/restyle-ci/batch/gimp-out \
+  RESTYLE_METHOD=multistyle26 RESTYLE_BUILTIN=$MS_NAME timeout 300 gimp-console-3.0 -i --batch-interpreter=python-fu-eval \
+  -b - --quit < plugin/examples/gimp_stylize_folder.py > "$G/batch/gimp.log" 2>&1 || { tail -20 "$G/batch/gimp.log"; exit 1; }
+grep '^restyle:' "$G/batch/gimp.log"
+/usr/bin/python3 plugin/tests/verify_folder.py "$G/batch/in" "$G/batch/gimp-out" "$G/batch/before"
+t $KE QT_QPA_PLATFORM=offscreen PYTHONPATH="$PYK:$REPO/plugin/examples" timeout 300 kritarunner -s krita_stylize_folder -f main \
+  "$G/batch/in" "$K/batch-out" method=fast strength=0.9 > "$K/batch.log" 2>&1 || true
+grep '^restyle:' "$K/batch.log"
+/usr/bin/python3 plugin/tests/verify_folder.py "$G/batch/in" "$K/batch-out" "$G/batch/before"
+
 # Release artefacts (plugin/package.py, without weights): the Krita zip
 # through Krita's own importer into a clean profile, then the GUI must show
 # the filter in its menu; the GIMP archive unpacked into a clean profile
