@@ -45,3 +45,33 @@ pub unsafe extern "C" fn restyle_device_available(device: *const c_char) -> i32 
     });
     (status == crate::RESTYLE_OK) as i32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn names_are_core_names_and_out_of_range_is_null() {
+        assert_eq!(restyle_multistyle26_style_count() as usize, STYLE_NAMES.len());
+        for (i, n) in STYLE_NAMES.iter().enumerate() {
+            // SAFETY: a non-NULL pointer from the library is a static NUL-terminated string.
+            let got = unsafe { CStr::from_ptr(restyle_multistyle26_style_name(i as u32)) };
+            assert_eq!(got.to_str().unwrap(), *n);
+        }
+        assert!(restyle_multistyle26_style_name(26).is_null());
+        assert!(restyle_multistyle26_style_name(u32::MAX).is_null());
+    }
+
+    #[test]
+    fn device_available_says_cpu_yes_and_explains_no() {
+        // SAFETY: NUL-terminated literals and NULL, as the function allows.
+        unsafe {
+            assert_eq!(restyle_device_available(c"cpu".as_ptr()), 1);
+            assert_eq!(restyle_device_available(c"warp-drive".as_ptr()), 0);
+            let msg = CStr::from_ptr(crate::restyle_last_error()).to_string_lossy().into_owned();
+            assert!(msg.contains("warp-drive"), "{msg}");
+            assert_eq!(restyle_device_available(std::ptr::null()), 0);
+        }
+    }
+}
