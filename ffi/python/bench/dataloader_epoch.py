@@ -6,11 +6,14 @@ images/s with 1 and 2 workers (issue 17's measurement).
 Each item is a coco128 image (decoded by Pillow) with its boxes and
 labels; StyleAugment stylizes every image (p=1) with a random style vector
 on the arbitrary network at --size, one thread per worker. The epoch's
-wall time includes starting the workers and loading the networks in each.
+wall time includes starting the workers and loading the networks in each;
+the workers' CPU time per image (they are child processes) says what the
+epoch costs independently of other load on the machine.
 """
 
 import argparse
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -72,11 +75,15 @@ def main():
     for n in args.workers:
         torch.manual_seed(0)
         loader = DataLoader(ds, batch_size=None, num_workers=n, shuffle=False)
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         count = sum(1 for _ in loader)
         wall = time.perf_counter() - start
-        print(f"workers={n}: {count} images in {wall:.1f} s: {count / wall:.2f} images/s "
-              f"(load average after {os.getloadavg()[0]:.1f})", flush=True)
+        # The workers have exited and been joined: their CPU time is the children's.
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+        print(f"workers={n}: {count} images in {wall:.1f} s: {count / wall:.2f} images/s; "
+              f"workers' CPU {cpu / count * 1000:.0f} ms per image (load average after {os.getloadavg()[0]:.1f})", flush=True)
 
 
 if __name__ == "__main__":
