@@ -78,6 +78,7 @@ grep -q '^RESTYLE-KRITA-OK' "$K/kr.log" || { tail -40 "$K/kr.log"; echo "kritaru
 /usr/bin/python3 plugin/tests/verify.py "$K/io/in.png" "$K/io/krita_runner.png" $SEL
 
 SHOTS=${RESTYLE_SCREENSHOTS:-}
+[ -z "$SHOTS" ] || mkdir -p "$SHOTS"   # Krita saves its dialogs there during the GUI test
 t $KE RESTYLE_SELFTEST_OUT="$K/io/krita_gui.png" RESTYLE_SELFTEST_STYLE="$K/io/style.jpg" RESTYLE_SELFTEST_SEL=$SEL \
   ${SHOTS:+RESTYLE_SCREENSHOT=$SHOTS/krita-dialog.png RESTYLE_SCREENSHOT_BUILTIN=$SHOTS/krita-builtin.png RESTYLE_SCREENSHOT_ERROR=$K/io/krita-error.png} \
   timeout 300 xvfb-run -a -s '-screen 0 1280x1024x24' krita --nosplash "$K/io/in.png" > "$K/krgui.log" 2>&1 || true
