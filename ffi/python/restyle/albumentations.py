@@ -36,8 +36,9 @@ class StyleAugment(ImageOnlyTransform):
     """Stylizes the image with a style drawn from ``styles``.
 
     styles: what :func:`restyle.stylize` takes as ``style`` (paintings as
-        paths or arrays, multistyle26 ids or blends, style vectors); one is
-        drawn per image. None: the method's built-in style (by default the
+        paths or arrays, multistyle26 ids or blends, style vectors,
+        ``"random"`` for a style vector drawn from the shipped distribution
+        of paintings with the image's seed); one is drawn per image. None: the method's built-in style (by default the
         embedded fast network, which needs no weights).
     strength: a number, or a ``(low, high)`` range drawn from uniformly.
     method, size, weights_dir, device, num_threads: as for
