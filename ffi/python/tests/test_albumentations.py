@@ -66,3 +66,26 @@ def test_the_transform_pickles():
     u = pickle.loads(pickle.dumps(t))
     d = sample()
     assert np.array_equal(A.Compose([u], seed=3)(**d)["image"], A.Compose([t], seed=3)(**d)["image"])
+
+
+def test_coco128_boxes_and_masks_are_those_of_the_flip_alone(coco128):
+    """A real coco128 image with its YOLO boxes and a mask drawn from them."""
+    from PIL import Image
+
+    stem = "000000000009"
+    with Image.open(coco128 / "images" / "train2017" / f"{stem}.jpg") as im:
+        image = np.asarray(im.convert("RGB"))
+    rows = np.loadtxt(coco128 / "labels" / "train2017" / f"{stem}.txt", ndmin=2)
+    h, w = image.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    for k, (_, cx, cy, bw, bh) in enumerate(rows):
+        mask[int((cy - bh / 2) * h):int((cy + bh / 2) * h), int((cx - bw / 2) * w):int((cx + bw / 2) * w)] = k + 1
+    d = {"image": image, "mask": mask, "bboxes": rows[:, 1:].tolist(), "labels": rows[:, 0].astype(int).tolist()}
+    params = A.BboxParams(format="yolo", label_fields=["labels"])
+    flip = A.Compose([A.HorizontalFlip(p=1)], bbox_params=params)(**d)
+    both = A.Compose([A.HorizontalFlip(p=1), StyleAugment(size=128, p=1)], bbox_params=params)(**d)
+    assert np.array_equal(both["mask"], flip["mask"])
+    assert np.allclose(np.asarray(both["bboxes"]), np.asarray(flip["bboxes"]))
+    assert list(both["labels"]) == list(flip["labels"]) and len(flip["labels"]) == len(rows)
+    assert both["image"].shape == image.shape
+    assert np.abs(both["image"].astype(int) - flip["image"].astype(int)).mean() > 10
