@@ -266,7 +266,8 @@ impl ReflectConv {
         let p = self.pad;
         let form = crate::ops::conv::InputForm { upsample2x, pad: [p; 4], reflect: true };
         let stride = self.conv.config().stride;
-        if let Some(y) = crate::ops::conv::conv2d_fused(x, self.conv.weight(), self.conv.bias(), stride, form, relu)? {
+        let clamp = relu.then_some((0.0, f32::INFINITY));
+        if let Some(y) = crate::ops::conv::conv2d_fused(x, self.conv.weight(), self.conv.bias(), stride, form, false, clamp)? {
             return Ok(y);
         }
         let x = if upsample2x { upsample_nearest2x(x)? } else { x.clone() };

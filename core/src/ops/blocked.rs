@@ -172,24 +172,29 @@ impl Out {
 const STAGE_FLOATS: usize = 128 << 10;
 
 /// Cross-correlation at `stride` of the input formed as `inp` says from
-/// `x`, with `w` `[O, C, kh, kw]`, into `out` `[N, O, ho, wo]`, plus `bias`
-/// (one per output channel) and an optional ReLU. Returns `false` and
+/// `x`, with `w` `[O, C, kh, kw]` (or, `depthwise`, `[C, 1, kh, kw]` with
+/// O = C: each output channel reads only its own input channel), into
+/// `out` `[N, O, ho, wo]`, plus `bias` (one per output channel), then
+/// clamped to `clamp` (lo, hi) when given (ReLU: (0, ∞)). Returns `false` and
 /// writes nothing on CPUs without AVX-512 (callers check [`available`]).
 /// The caller checks the geometry ([`Input::valid`], kernel within the
 /// formed input); the asserts here only keep memory access in bounds.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn correlate(inp: Input, x: &[f32], w: &[f32], o: usize, kh: usize, kw: usize, stride: usize, bias: Option<&[f32]>, relu: bool, out: &mut [f32]) -> bool {
+pub(crate) fn correlate(inp: Input, x: &[f32], w: &[f32], o: usize, kh: usize, kw: usize, stride: usize, depthwise: bool, bias: Option<&[f32]>, clamp: Option<(f32, f32)>, out: &mut [f32]) -> bool {
     if !available() {
         return false;
     }
     let (vh, vw) = inp.virtual_size();
     assert!(inp.valid() && vh >= kh && vw >= kw && stride >= 1 && kh * kw > 0, "blocked conv: bad geometry");
     let g = Geometry { inp, kh, kw, stride, vw, ho: (vh - kh) / stride + 1, wo: (vw - kw) / stride + 1 };
-    let k = inp.c * kh * kw;
+    // Taps per output channel, and output channels per block (one input
+    // channel each when depthwise).
+    let k = if depthwise { kh * kw } else { inp.c * kh * kw };
+    assert!(!depthwise || o == inp.c, "blocked conv: depthwise needs O = C");
     assert!(x.len() >= inp.n * inp.c * inp.h * inp.w && w.len() >= o * k, "blocked conv: short input");
     assert!(out.len() >= inp.n * o * g.ho * g.wo, "blocked conv: short output");
     assert!(bias.is_none_or(|b| b.len() >= o), "blocked conv: short bias");
-    let ob = block_width(o);
+    let ob = if depthwise { 1 } else { block_width(o) };
     let blocks = o.div_ceil(ob);
     let packed = pack(w, o, k, ob);
     let mut b = vec![0f32; blocks * ob];
@@ -234,7 +239,8 @@ pub(crate) fn correlate(inp: Input, x: &[f32], w: &[f32], o: usize, kh: usize, k
                 // SAFETY: `available()` said AVX-512F is present; `stage`
                 // holds `rows` staged rows per channel, which cover output
                 // row oy (see `chunk`); `row` is as above.
-                unsafe { row_of_block(&g, stage, rows, (oy - y0) * stride, &offsets, &packed[blk * k * ob..][..k * ob], &b[blk * ob..][..ob], valid, row, relu) };
+                let channels = if depthwise { blk..blk + 1 } else { 0..inp.c };
+                unsafe { row_of_block(&g, stage, rows, (oy - y0) * stride, channels, &offsets, &packed[blk * k * ob..][..k * ob], &b[blk * ob..][..ob], valid, row, clamp) };
             }
         }
     });
@@ -278,7 +284,7 @@ fn stage_rows(g: &Geometry, xs: &[f32], cols: &[usize], r0: usize, rows: usize, 
 /// `rows` staged rows per channel and `first + kh ≤ rows`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn row_of_block(g: &Geometry, stage: &[f32], rows: usize, first: usize, offsets: &[usize], wp: &[f32], bias: &[f32], valid: usize, row: *mut f32, relu: bool) {
+unsafe fn row_of_block(g: &Geometry, stage: &[f32], rows: usize, first: usize, channels: std::ops::Range<usize>, offsets: &[usize], wp: &[f32], bias: &[f32], valid: usize, row: *mut f32, clamp: Option<(f32, f32)>) {
     let wo = g.wo;
     // Pixel vectors per chunk: about 24 accumulators in all.
     macro_rules! run {
@@ -288,12 +294,12 @@ unsafe fn row_of_block(g: &Geometry, stage: &[f32], rows: usize, first: usize, o
                 let len = (16 * $pv).min(wo - x0);
                 // SAFETY: as for this function; the chunk's columns
                 // x0..x0+len lie inside the row.
-                unsafe { chunk::<$ob, $pv>(g, stage, rows, first, offsets, wp, bias, x0, len, valid, row.add(x0), relu) };
+                unsafe { chunk::<$ob, $pv>(g, stage, rows, first, channels.clone(), offsets, wp, bias, x0, len, valid, row.add(x0), clamp) };
                 x0 += len;
             }
         }};
     }
-    match wp.len() / (g.inp.c * g.kh * g.kw) {
+    match wp.len() / (channels.len() * g.kh * g.kw) {
         8 => run!(8, 3),
         7 => run!(7, 3),
         6 => run!(6, 4),
@@ -307,13 +313,13 @@ unsafe fn row_of_block(g: &Geometry, stage: &[f32], rows: usize, first: usize, o
 
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
-unsafe fn row_of_block(_: &Geometry, _: &[f32], _: usize, _: usize, _: &[usize], _: &[f32], _: &[f32], _: usize, _: *mut f32, _: bool) {
+unsafe fn row_of_block(_: &Geometry, _: &[f32], _: usize, _: usize, _: std::ops::Range<usize>, _: &[usize], _: &[f32], _: &[f32], _: usize, _: *mut f32, _: Option<(f32, f32)>) {
     unreachable!("available() is false off x86-64")
 }
 
 /// `len ≤ 16·PV` output pixels from column `x0` of one output row (staged
-/// rows `first..first + kh` of each channel), for `OB` output channels (the
-/// first `valid` stored).
+/// rows `first..first + kh` of input channels `channels`), for `OB` output
+/// channels (the first `valid` stored).
 ///
 /// # Safety
 /// As [`row_of_block`], with `x0 + len ≤ wo` and `out` at column `x0`.
@@ -325,6 +331,7 @@ unsafe fn chunk<const OB: usize, const PV: usize>(
     stage: &[f32],
     rows: usize,
     first: usize,
+    channels: std::ops::Range<usize>,
     offsets: &[usize],
     wp: &[f32],
     bias: &[f32],
@@ -332,7 +339,7 @@ unsafe fn chunk<const OB: usize, const PV: usize>(
     len: usize,
     valid: usize,
     out: *mut f32,
-    relu: bool,
+    clamp: Option<(f32, f32)>,
 ) {
     use std::arch::x86_64::*;
     let mut masks = [0u16; PV];
@@ -346,7 +353,7 @@ unsafe fn chunk<const OB: usize, const PV: usize>(
     }
     let row_len = g.row_len();
     let mut wt = wp.as_ptr();
-    for ci in 0..g.inp.c {
+    for ci in channels {
         for ky in 0..g.kh {
             // The staged row this tap row reads, at output column x0.
             let r = stage[(ci * rows + first + ky) * row_len + x0..].as_ptr();
@@ -373,14 +380,15 @@ unsafe fn chunk<const OB: usize, const PV: usize>(
             }
         }
     }
-    let zero = _mm512_setzero_ps();
+    let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+    let (lo, hi) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi));
     let plane = g.ho * g.wo;
     for (o, a) in acc.iter().enumerate().take(valid) {
         for p in 0..PV {
             if masks[p] == 0 {
                 continue;
             }
-            let v = if relu { _mm512_max_ps(a[p], zero) } else { a[p] };
+            let v = if clamp.is_some() { _mm512_min_ps(_mm512_max_ps(a[p], lo), hi) } else { a[p] };
             // SAFETY: the caller guarantees out + o·plane + 0..len is
             // writable; only lanes below len are stored.
             unsafe { _mm512_mask_storeu_ps(out.add(o * plane + 16 * p), masks[p], v) };
@@ -411,7 +419,7 @@ mod tests {
 
     /// Plain reference: the definition of the correlation on the formed input.
     #[allow(clippy::too_many_arguments)]
-    fn reference(inp: Input, x: &[f32], w: &[f32], o: usize, k: usize, s: usize, bias: &[f32], relu: bool) -> Vec<f32> {
+    fn reference(inp: Input, x: &[f32], w: &[f32], o: usize, k: usize, s: usize, depthwise: bool, bias: &[f32], relu: bool) -> Vec<f32> {
         let v = formed(inp, x);
         let (vh, vw) = inp.virtual_size();
         let (ho, wo) = ((vh - k) / s + 1, (vw - k) / s + 1);
@@ -422,11 +430,13 @@ mod tests {
                 for y in 0..ho {
                     for xo in 0..wo {
                         let mut acc = bias[oc] as f64;
-                        for ci in 0..c {
+                        let (cs, wc) = if depthwise { (oc..oc + 1, 1) } else { (0..c, c) };
+                        for ci in cs {
                             for ky in 0..k {
                                 for kx in 0..k {
                                     let xv = v[((n * c + ci) * vh + y * s + ky) * vw + xo * s + kx] as f64;
-                                    acc += xv * w[((oc * c + ci) * k + ky) * k + kx] as f64;
+                                    let wi = if depthwise { 0 } else { ci };
+                                    acc += xv * w[((oc * wc + wi) * k + ky) * k + kx] as f64;
                                 }
                             }
                         }
@@ -503,12 +513,18 @@ mod tests {
                 let x = values(n * c * h * w, 2 * case);
                 let wt = values(o * c * k * k, 2 * case + 1);
                 let bias = values(o, 1000 + case);
-                let want = reference(inp, &x, &wt, o, k, stride, &bias, relu);
-                let mut got = vec![f32::NAN; want.len()];
-                assert!(correlate(inp, &x, &wt, o, k, k, stride, Some(&bias), relu, &mut got));
-                let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-                let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
-                assert!(err <= 1e-5 * scale, "{c}->{o} {k}x{k} {h}x{w} stride {stride} up {upsample} pad {pad:?} {mode:?}: {err}");
+                let clamp = relu.then_some((0.0, f32::INFINITY));
+                for depthwise in [false, true] {
+                    let o = if depthwise { c } else { o };
+                    let wt = if depthwise { values(c * k * k, 7 * case) } else { wt.clone() };
+                    let bias = if depthwise { values(c, 9 * case) } else { bias.clone() };
+                    let want = reference(inp, &x, &wt, o, k, stride, depthwise, &bias, relu);
+                    let mut got = vec![f32::NAN; want.len()];
+                    assert!(correlate(inp, &x, &wt, o, k, k, stride, depthwise, Some(&bias), clamp, &mut got));
+                    let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                    let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+                    assert!(err <= 1e-5 * scale, "{c}->{o} {k}x{k} {h}x{w} stride {stride} up {upsample} pad {pad:?} {mode:?} depthwise {depthwise}: {err}");
+                }
             }
         }
         assert!(case > 50);

@@ -66,12 +66,15 @@ pub struct InputForm {
 }
 
 /// Inference only: the convolution of the input formed from `x` as `form`
-/// says, plus `bias`, then a ReLU when `relu` — upsampling, padding, bias
-/// and ReLU all done by the AVX-512 kernel's indexing and accumulators (no
-/// intermediate tensor). `None` where that kernel does not serve the call
-/// (other CPUs and devices, other dtypes, tensors being differentiated,
-/// wide layers, strides above 2): the caller then runs the layers one by one.
-pub fn conv2d_fused(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize, form: InputForm, relu: bool) -> Result<Option<Tensor>> {
+/// says, plus `bias`, then clamped to `clamp` (lo, hi) when given (ReLU:
+/// (0, ∞), ReLU6: (0, 6)) — upsampling, padding, bias and clamp all done by
+/// the AVX-512 kernel's indexing and accumulators (no intermediate tensor).
+/// `depthwise`: `w` is `[C, 1, kh, kw]`, one filter per channel. `None`
+/// where that kernel does not serve the call (other CPUs and devices, other
+/// dtypes, tensors being differentiated, wide layers, strides above 2): the
+/// caller then runs the layers one by one.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_fused(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize, form: InputForm, depthwise: bool, clamp: Option<(f32, f32)>) -> Result<Option<Tensor>> {
     let tensors_fit = x.device().is_cpu()
         && x.dtype() == DType::F32
         && w.dtype() == DType::F32
@@ -93,19 +96,24 @@ pub fn conv2d_fused(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize
         mode: if form.reflect { blocked::PadMode::Reflect } else { blocked::PadMode::Zero },
     };
     let (vh, vw) = input.virtual_size();
-    if ci != c || vh < kh || vw < kw || stride == 0 || !input.valid() {
+    let fits = if depthwise { ci == 1 && o == c } else { ci == c };
+    if !fits || vh < kh || vw < kw || stride == 0 || !input.valid() {
         candle_core::bail!("conv2d: input {:?} formed as {form:?} does not fit kernel {:?} with stride {stride}", x.dims(), w.dims());
     }
     let g = Geometry { n, c, h: vh, w: vw, o, kh, kw, stride, ho: (vh - kh) / stride + 1, wo: (vw - kw) / stride + 1 };
-    if !g.blocked(Kernel::Auto) {
+    // Depthwise: every width (each output channel reads one input channel).
+    let serves = if depthwise { stride <= 2 && blocked::available() } else { g.blocked(Kernel::Auto) };
+    if !serves {
         return Ok(None);
     }
+    let flops = if depthwise { g.flops() / c as u64 } else { g.flops() };
     let bias = match bias {
         Some(b) if b.elem_count() == o => Some(b.flatten_all()?.to_vec1::<f32>()?),
         Some(b) => candle_core::bail!("conv2d: bias of {} values for {o} output channels", b.elem_count()),
         None => None,
     };
-    let op = FusedConv { input, stride, bias, relu, label: g.label(Kernel::Blocked), flops: g.flops() };
+    let label = if depthwise { format!("{}x{} s{stride} depthwise {c} @ {vh}×{vw} [blocked]", kh, kw) } else { g.label(Kernel::Blocked) };
+    let op = FusedConv { input, stride, depthwise, bias, clamp, label, flops };
     Ok(Some(x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op)?))
 }
 
@@ -113,8 +121,9 @@ pub fn conv2d_fused(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize
 struct FusedConv {
     input: blocked::Input,
     stride: usize,
+    depthwise: bool,
     bias: Option<Vec<f32>>,
-    relu: bool,
+    clamp: Option<(f32, f32)>,
     label: String,
     flops: u64,
 }
@@ -127,7 +136,7 @@ impl CustomOp2 for FusedConv {
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (o, c, kh, kw) = l2.shape().dims4()?;
         let inp = self.input;
-        if l1.dims() != [inp.n, inp.c, inp.h, inp.w] || c != inp.c {
+        if l1.dims() != [inp.n, inp.c, inp.h, inp.w] || c != if self.depthwise { 1 } else { inp.c } {
             candle_core::bail!("conv2d: input {:?} / weights {:?} differ from the planned {inp:?}", l1.dims(), l2.dims());
         }
         let _span = crate::profile::span("conv", || self.label.clone(), self.flops);
@@ -135,7 +144,7 @@ impl CustomOp2 for FusedConv {
         let (vh, vw) = inp.virtual_size();
         let (ho, wo) = ((vh - kh) / self.stride + 1, (vw - kw) / self.stride + 1);
         let mut out = vec![0f32; inp.n * o * ho * wo];
-        if !blocked::correlate(inp, x, w, o, kh, kw, self.stride, self.bias.as_deref(), self.relu, &mut out) {
+        if !blocked::correlate(inp, x, w, o, kh, kw, self.stride, self.depthwise, self.bias.as_deref(), self.clamp, &mut out) {
             candle_core::bail!("conv2d: the blocked kernel needs AVX-512");
         }
         Ok((CpuStorage::F32(out), Shape::from((inp.n, o, ho, wo))))
@@ -348,7 +357,7 @@ impl CustomOp2 for Conv {
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
         if g.blocked(self.kernel) {
             let mut out = vec![0f32; g.n * g.o * g.ho * g.wo];
-            if blocked::correlate(g.blocked_input(), x, w, g.o, g.kh, g.kw, g.stride, None, false, &mut out) {
+            if blocked::correlate(g.blocked_input(), x, w, g.o, g.kh, g.kw, g.stride, false, None, None, &mut out) {
                 return Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.ho, g.wo))));
             }
         }
@@ -415,6 +424,20 @@ impl CustomOp2 for InputGrad {
         let _span = crate::profile::span("conv-grad-input", || g.label(self.kernel), g.flops());
         if l1.dims() != [g.n, g.o, g.ho, g.wo] {
             candle_core::bail!("conv2d grad: gradient {:?} does not match the output of {g:?}", l1.dims());
+        }
+        if g.stride == 1 && g.blocked(self.kernel) {
+            // ∂x = full correlation of ∂y (zero-padded by k − 1) with the
+            // transposed, flipped filters, on the blocked kernel.
+            let mut wt = vec![0f32; g.c * g.o * g.kh * g.kw];
+            for (i, v) in wt.iter_mut().enumerate() {
+                let (kx, ky, o, c) = (i % g.kw, (i / g.kw) % g.kh, (i / (g.kw * g.kh)) % g.o, i / (g.kw * g.kh * g.o));
+                *v = w[((o * g.c + c) * g.kh + g.kh - 1 - ky) * g.kw + g.kw - 1 - kx];
+            }
+            let input = blocked::Input { n: g.n, c: g.o, h: g.ho, w: g.wo, upsample: 1, pad: [g.kh - 1, g.kh - 1, g.kw - 1, g.kw - 1], mode: blocked::PadMode::Zero };
+            let mut gx = vec![0f32; g.n * g.c * g.h * g.w];
+            if blocked::correlate(input, gy, &wt, g.c, g.kh, g.kw, 1, false, None, None, &mut gx) {
+                return Ok((CpuStorage::F32(gx), Shape::from((g.n, g.c, g.h, g.w))));
+            }
         }
         if g.winograd(self.kernel) {
             // ∂x = full correlation of ∂y with the transposed, flipped filters.
@@ -720,6 +743,30 @@ mod tests {
         assert!(conv2d(&x, &w, 1).is_err());
     }
 
+    /// The fused depthwise layer (TF-SAME zero pad, bias, ReLU6) against
+    /// the depthwise op plus candle ops.
+    #[test]
+    fn fused_depthwise_matches_the_layered_path() {
+        let dev = Device::Cpu;
+        for (n, c, s, h, w) in [(1, 24, 1, 17, 30), (2, 5, 2, 9, 10), (1, 96, 2, 16, 21)] {
+            let x = Tensor::randn(0f32, 3.0, (n, c, h, w), &dev).unwrap();
+            let wt = Tensor::randn(0f32, 1.0, (c, 1, 3, 3), &dev).unwrap();
+            let b = Tensor::randn(0f32, 1.0, c, &dev).unwrap();
+            let (t, bo) = ((h.div_ceil(s) - 1) * s + 3 - h, 0);
+            let pads = [t / 2, t - t / 2, ((w.div_ceil(s) - 1) * s + 3 - w) / 2, (w.div_ceil(s) - 1) * s + 3 - w - ((w.div_ceil(s) - 1) * s + 3 - w) / 2];
+            let _ = bo;
+            let xp = x.pad_with_zeros(2, pads[0], pads[1]).unwrap().pad_with_zeros(3, pads[2], pads[3]).unwrap();
+            let want = depthwise3x3(&xp, &wt, s).unwrap().broadcast_add(&b.reshape((1, c, 1, 1)).unwrap()).unwrap().clamp(0f32, 6f32).unwrap();
+            let form = InputForm { upsample2x: false, pad: pads, reflect: false };
+            let Some(got) = conv2d_fused(&x, &wt, Some(&b), s, form, true, Some((0.0, 6.0))).unwrap() else {
+                assert!(!blocked::available());
+                continue;
+            };
+            assert_eq!(got.dims(), want.dims());
+            assert!(max_diff(&got, &want) < 1e-5 * scale(&want), "depthwise {c} s{s}: {}", max_diff(&got, &want));
+        }
+    }
+
     #[test]
     fn depthwise_matches_grouped_conv_forward_and_backward() {
         let dev = Device::Cpu;
@@ -765,7 +812,7 @@ mod tests {
                         xu.pad_with_zeros(2, p, p).unwrap().pad_with_zeros(3, p + 1, p).unwrap()
                     };
                     let want = conv2d_with(&xp, &wt, stride, Kernel::Im2col).unwrap().broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap().relu().unwrap();
-                    let Some(got) = conv2d_fused(&x, &wt, Some(&b), stride, form, true).unwrap() else {
+                    let Some(got) = conv2d_fused(&x, &wt, Some(&b), stride, form, false, Some((0.0, f32::INFINITY))).unwrap() else {
                         assert!(!blocked::available(), "the fused kernel serves this call on AVX-512");
                         continue;
                     };
@@ -777,7 +824,7 @@ mod tests {
         // A reflect pad as large as the axis is an error, not a panic.
         let x = Tensor::zeros((1, 2, 3, 3), DType::F32, &dev).unwrap();
         let wt = Tensor::zeros((2, 2, 3, 3), DType::F32, &dev).unwrap();
-        assert!(conv2d_fused(&x, &wt, None, 1, InputForm { upsample2x: false, pad: [3, 0, 0, 0], reflect: true }, false).is_err());
+        assert!(conv2d_fused(&x, &wt, None, 1, InputForm { upsample2x: false, pad: [3, 0, 0, 0], reflect: true }, false, None).is_err());
     }
 
     #[test]

@@ -35,9 +35,12 @@ pub enum BenchWhat {
     Profile,
     /// The optical flow (DIS presets) and the temporal step per frame at --sizes, on bikes.mp4 (needs ffmpeg).
     Flow,
+    /// Every row of the speed table (arbitrary 384, multistyle26 and fast 256/512, Gatys step
+    /// 128/256/512), each beside its peer, with GFLOP/s; --json OUT writes them as one JSON file.
+    All,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     #[arg(value_enum)]
     pub what: BenchWhat,
@@ -82,16 +85,115 @@ pub struct BenchArgs {
     /// quality: also write each result to DIR/CONTENT-STYLE-PRESET.jpg; coarse-to-fine: to DIR/CONTENT-STYLE-SIZE-RUN.jpg.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// all, fast, multistyle26, arbitrary, gatys: also write the rows (with the machine and its load) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One measured row: restyle's median seconds beside its peer's in the same
+/// run, and the work's GFLOP (convolutions counted as direct, as the profile
+/// counts them).
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub work: String,
+    pub size: usize,
+    pub restyle_s: f64,
+    pub peer: Option<(String, f64)>,
+    pub gflop: f64,
+}
+
+impl Row {
+    pub fn print(&self) {
+        let rate = if self.gflop > 0.0 { format!(" ({:.0} GFLOP/s)", self.gflop / self.restyle_s) } else { String::new() };
+        match &self.peer {
+            Some((name, p)) => println!("{} {} px: restyle {:.3} s{rate}, {name} {p:.3} s, ratio {:.2}", self.work, self.size, self.restyle_s, self.restyle_s / p),
+            None => println!("{} {} px: restyle {:.3} s{rate} (no peer figure)", self.work, self.size, self.restyle_s),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "work": self.work,
+            "size": self.size,
+            "restyle_s": self.restyle_s,
+            "gflop": self.gflop,
+            "restyle_gflops": if self.gflop > 0.0 { Some(self.gflop / self.restyle_s) } else { None },
+            "peer": self.peer.as_ref().map(|p| p.0.clone()),
+            "peer_s": self.peer.as_ref().map(|p| p.1),
+            "ratio": self.peer.as_ref().map(|p| self.restyle_s / p.1),
+        })
+    }
+}
+
+/// GFLOP of one run of `f`, as the profile counts them.
+pub fn gflop_of(f: impl FnOnce() -> Result<()>) -> Result<f64> {
+    restyle_core::profile::take();
+    restyle_core::profile::enable(true);
+    let r = f();
+    restyle_core::profile::enable(false);
+    r?;
+    Ok(restyle_core::profile::take().iter().map(|e| e.flops).sum::<u64>() as f64 / 1e9)
+}
+
+/// Writes `rows` with the machine, the thread count and the load before and
+/// after to `args.json`, when given.
+fn write_json(args: &BenchArgs, rows: &[Row], load_before: &str) -> Result<()> {
+    let Some(path) = &args.json else { return Ok(()) };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_else(|| "?".into());
+    let doc = serde_json::json!({
+        "cpu": cpu,
+        "threads": rayon::current_num_threads(),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "rows": rows.iter().map(Row::json).collect::<Vec<_>>(),
+    });
+    restyle_core::fsio::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// `restyle bench all`: every row of the table in one run.
+fn all(args: &BenchArgs) -> Result<()> {
+    let load_before = load_average();
+    let with = |sizes: &[usize]| BenchArgs { sizes: sizes.to_vec(), json: None, ..args.clone() };
+    let mut rows = Vec::new();
+    rows.extend(crate::bench_arbitrary::rows(&with(&[384]))?);
+    rows.extend(feed_forward(&with(&[256, 512]), "multistyle26")?);
+    rows.extend(feed_forward(&with(&[256, 512]), "fast")?);
+    rows.extend(gatys_step(&with(&[128, 256, 512]))?);
+    println!("\n| work | size | restyle | GFLOP/s | peer | ratio |\n| --- | --- | --- | --- | --- | --- |");
+    for r in &rows {
+        let (peer, ratio) = match &r.peer {
+            Some((n, p)) => (format!("{n} {:.0} ms", p * 1e3), format!("{:.2}", r.restyle_s / p)),
+            None => ("–".into(), "–".into()),
+        };
+        println!("| {} | {} | {:.0} ms | {:.0} | {peer} | {ratio} |", r.work, r.size, r.restyle_s * 1e3, r.gflop / r.restyle_s, );
+    }
+    write_json(args, &rows, &load_before)
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    let load_before = load_average();
+    let rows = match args.what {
+        BenchWhat::Gatys => gatys_step(&args)?,
+        BenchWhat::Fast => feed_forward(&args, "fast")?,
+        BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26")?,
+        BenchWhat::Arbitrary => crate::bench_arbitrary::rows(&args)?,
+        _ => return run_other(args),
+    };
+    write_json(&args, &rows, &load_before)
+}
+
+fn run_other(args: BenchArgs) -> Result<()> {
     match args.what {
-        BenchWhat::Gatys => gatys_step(&args),
+        BenchWhat::All => all(&args),
+        BenchWhat::Gatys | BenchWhat::Fast | BenchWhat::Multistyle26 | BenchWhat::Arbitrary => unreachable!("handled by run"),
         BenchWhat::CoarseToFine => coarse_to_fine(&args),
         BenchWhat::Quality => quality(&args),
-        BenchWhat::Fast => feed_forward(&args, "fast"),
-        BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26"),
-        BenchWhat::Arbitrary => crate::bench_arbitrary::run(&args),
         BenchWhat::Conv => crate::bench_conv::run(&args),
         BenchWhat::Profile => crate::bench_profile::run(&args),
         BenchWhat::Flow => crate::bench_flow::run(&args),
@@ -154,7 +256,7 @@ fn peer_figures(args: &BenchArgs, mut cmd: std::process::Command) -> Vec<(usize,
 
 /// Seconds per optimiser evaluation, measured like the peer: Adam steps (one
 /// evaluation each) on the peer's loss layers.
-fn gatys_step(args: &BenchArgs) -> Result<()> {
+fn gatys_step(args: &BenchArgs) -> Result<Vec<Row>> {
     let dev = args.device.parse::<DeviceChoice>()?.open()?;
     let vgg = load_vgg(args, &dev)?;
     let content_p = args.shared.join("data/content/tubingen.jpg");
@@ -183,16 +285,19 @@ fn gatys_step(args: &BenchArgs) -> Result<()> {
         g.run(&content, std::slice::from_ref(&style), 0, &mut tick)?;
         let m = median(times);
         println!("restyle gatys_step size {size}: median {m:.3} s");
-        ours.push((size, m));
+        // One more step with the profile on, for the GFLOP count (its
+        // first-step setup is not counted: only convolutions are).
+        g.config.iterations = 1;
+        let gflop = gflop_of(|| Ok(g.run(&content, std::slice::from_ref(&style), 0, &mut restyle_core::progress::silent()).map(|_| ())?))?;
+        ours.push((size, m, gflop));
     }
     let peers = peer(args, "gatys");
-    for (size, m) in ours {
-        match peers.iter().find(|p| p.0 == size) {
-            Some((_, p, name)) => println!("gatys_step {size} px: restyle {m:.3} s, {name} {p:.3} s, ratio {:.2}", m / p),
-            None => println!("gatys_step {size} px: restyle {m:.3} s (no peer figure)"),
-        }
-    }
-    Ok(())
+    let rows: Vec<Row> = ours
+        .into_iter()
+        .map(|(size, m, gflop)| Row { work: "gatys_step".into(), size, restyle_s: m, peer: peers.iter().find(|p| p.0 == size).map(|p| (p.2.clone(), p.1)), gflop })
+        .collect();
+    rows.iter().for_each(Row::print);
+    Ok(rows)
 }
 
 /// The standard distances every Gatys comparison reports, whatever loss made
@@ -409,7 +514,7 @@ fn load_average() -> String {
 
 /// Seconds per image for a feed-forward network at each size (whole image,
 /// no tiling), beside the peer on the same weights.
-fn feed_forward(args: &BenchArgs, what: &str) -> Result<()> {
+fn feed_forward(args: &BenchArgs, what: &str) -> Result<Vec<Row>> {
     use restyle_core::nn::tiling::Tiling;
     let dev = args.device.parse::<DeviceChoice>()?.open()?;
     let content = args.shared.join("data/content/tubingen.jpg");
@@ -424,6 +529,7 @@ fn feed_forward(args: &BenchArgs, what: &str) -> Result<()> {
         Box::new(move |x| Ok(net.stylize_tensor(x, &w, whole, 1 << 20)?))
     };
     let peers = if what == "fast" { fast_peer(args) } else { peer(args, "multistyle26") };
+    let mut rows = Vec::new();
     for &size in &args.sizes {
         let x = square(&content, size)?.to_tensor(&dev)?;
         let mut times = Vec::new();
@@ -436,12 +542,12 @@ fn feed_forward(args: &BenchArgs, what: &str) -> Result<()> {
             }
         }
         let m = median(times);
-        match peers.iter().find(|(s, _, _)| *s == size) {
-            Some((_, p, name)) => println!("{what} {size} px: restyle {m:.3} s, {name} {p:.3} s, ratio {:.2}", m / p),
-            None => println!("{what} {size} px: restyle {m:.3} s (no peer)"),
-        }
+        let gflop = gflop_of(|| Ok(run(&x).map(|_| ())?))?;
+        let row = Row { work: what.into(), size, restyle_s: m, peer: peers.iter().find(|p| p.0 == size).map(|p| (p.2.clone(), p.1)), gflop };
+        row.print();
+        rows.push(row);
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// PyTorch running the embedded fast network (core/models/peer_fast.py).

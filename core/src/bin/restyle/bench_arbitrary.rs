@@ -4,7 +4,7 @@
 //! below 1 = faster). The Magenta transform ONNX has a fixed 384×384 input:
 //! onnxruntime cannot run the other sizes, so those have no ratio.
 
-use crate::bench::BenchArgs;
+use crate::bench::{gflop_of, BenchArgs, Row};
 use anyhow::{Context, Result};
 use restyle_core::models::arbitrary::{Options, STYLE_DIM};
 use restyle_core::device::DeviceChoice;
@@ -34,7 +34,10 @@ fn peer(args: &BenchArgs) -> Vec<serde_json::Value> {
         eprintln!("(peer skipped: {})", if args.no_peer { "--no-peer".to_string() } else { format!("{} not found", script.display()) });
         return Vec::new();
     }
-    let python = args.python.clone().unwrap_or_else(|| PathBuf::from("python3"));
+    let python = args.python.clone().unwrap_or_else(|| {
+        let venv = PathBuf::from(".peer/bin/python");
+        if venv.exists() { venv } else { PathBuf::from("python3") }
+    });
     match std::process::Command::new(python).arg(&script).arg("arbitrary").output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
         Ok(o) => {
@@ -48,7 +51,8 @@ fn peer(args: &BenchArgs) -> Vec<serde_json::Value> {
     }
 }
 
-pub fn run(args: &BenchArgs) -> Result<()> {
+/// Measures and prints; returns the rows with a peer (384) and without.
+pub fn rows(args: &BenchArgs) -> Result<Vec<Row>> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
     let net = crate::stylize::load_arbitrary(Some(&args.shared.join("weights")), &device)?;
     let data = args.shared.join("data");
@@ -67,6 +71,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Ok(())
     })?;
     println!("  predict 256:     {:8.1} ms ({:.1}–{:.1})", pm * 1e3, pmin * 1e3, pmax * 1e3);
+    let predict_gflop = gflop_of(|| {
+        net.style_vector_of_tensor(&style_t)?.to_vec1::<f32>()?;
+        Ok(())
+    })?;
     let v = net.style_vector_of_tensor(&style_t)?;
     let params = net.transfer.style_params(&v.reshape((1, STYLE_DIM))?)?;
     let mut ours = Vec::new();
@@ -85,26 +93,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             hi * 1e3,
             (m + pm) * 1e3
         );
-        ours.push((s, m));
+        let gflop = gflop_of(|| {
+            net.stylize_tensor(&x, &params, &opts)?.sum_all()?.to_scalar::<f32>()?;
+            Ok(())
+        })?;
+        ours.push((s, m, gflop));
     }
-    for p in &peer(args) {
-        let work = p["work"].as_str().unwrap_or("");
-        let size = p["size"].as_u64().unwrap_or(0) as usize;
-        let med = p["median_s"].as_f64().unwrap_or(f64::NAN);
-        let name = p["peer"].as_str().unwrap_or("?");
-        let mine = ours.iter().find(|(s, _)| *s == size).map(|(_, m)| *m);
-        let mine = match (work, mine) {
-            ("arbitrary_transform", Some(t)) => Some(t),
-            ("arbitrary_predict256_transform", Some(t)) => Some(t + pm),
-            _ => None,
-        };
-        match mine {
-            Some(t) => println!("  peer {name} {work} {size}: {:8.1} ms; ours {:8.1} ms; ratio ours/peer {:.2}", med * 1e3, t * 1e3, t / med),
-            None => println!("  peer {name} {work} {size}: {:8.1} ms (no matching size measured here)", med * 1e3),
-        }
+    let mut rows = Vec::new();
+    let peers = peer(args);
+    let peer_of = |work: &str, size: usize| {
+        peers.iter().find(|p| p["work"].as_str() == Some(work) && p["size"].as_u64() == Some(size as u64)).map(|p| (p["peer"].as_str().unwrap_or("?").to_string(), p["median_s"].as_f64().unwrap_or(f64::NAN)))
+    };
+    for &(s, m, gflop) in &ours {
+        rows.push(Row { work: "arbitrary_predict256_transform".into(), size: s, restyle_s: m + pm, peer: peer_of("arbitrary_predict256_transform", s), gflop: gflop + predict_gflop });
+        rows.push(Row { work: "arbitrary_transform".into(), size: s, restyle_s: m, peer: peer_of("arbitrary_transform", s), gflop });
     }
-    for (s, _) in ours.iter().filter(|(s, _)| *s != 384) {
+    rows.iter().for_each(Row::print);
+    for (s, _, _) in ours.iter().filter(|(s, _, _)| *s != 384) {
         println!("  {s}: no peer figure (the Magenta transform ONNX has a fixed 384×384 input; onnxruntime cannot run other sizes)");
     }
-    Ok(())
+    Ok(rows)
 }

@@ -34,7 +34,7 @@ impl Stem {
         let (_, _, h, w) = x.dims4()?;
         let ((t, b), (l, r)) = (tf_same_pads(h, 3, 2), tf_same_pads(w, 3, 2));
         let form = crate::ops::conv::InputForm { upsample2x: false, pad: [t, b, l, r], reflect: false };
-        let y = match crate::ops::conv::conv2d_fused(x, &self.weight, None, 2, form, false)? {
+        let y = match crate::ops::conv::conv2d_fused(x, &self.weight, None, 2, form, false, None)? {
             Some(y) => y,
             None => crate::ops::conv::conv2d(&tf_same_zero_pad(x, 3, 2)?, &self.weight, 2)?,
         };
@@ -97,6 +97,21 @@ impl Depthwise {
 impl Depthwise {
     /// The conv, then `then` (bias and `then` in one pass).
     fn forward_then(&self, x: &Tensor, then: Then) -> Result<Tensor> {
+        // The inference kernel: TF-SAME padding by indexing, bias and ReLU6
+        // in its accumulators.
+        let clamp = match then {
+            Then::Nothing => Some(None),
+            Then::Relu6 => Some(Some((0.0, 6.0))),
+            _ => None,
+        };
+        if let Some(clamp) = clamp {
+            let (_, _, h, w) = x.dims4()?;
+            let ((t, b), (l, r)) = (tf_same_pads(h, 3, self.stride), tf_same_pads(w, 3, self.stride));
+            let form = crate::ops::conv::InputForm { upsample2x: false, pad: [t, b, l, r], reflect: false };
+            if let Some(y) = crate::ops::conv::conv2d_fused(x, &self.weight, Some(&self.bias), self.stride, form, true, clamp)? {
+                return Ok(y);
+            }
+        }
         let xp = tf_same_zero_pad(x, 3, self.stride)?;
         add_bias_then(&crate::ops::conv::depthwise3x3(&xp, &self.weight, self.stride)?, &self.bias, then)
     }
