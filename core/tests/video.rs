@@ -130,6 +130,30 @@ fn round_trip_keeps_frames_size_rate_and_audio() {
     assert_eq!(files_in(dir.path()), ["clip.mp4", "out.mp4", "out.webm"]);
 }
 
+/// `--start` with audio into Matroska: a copied audio stream would begin
+/// at a packet before the start (Matroska keeps that preroll) and push the
+/// video 0.4 s late; the frames and the audio must both start at 0.
+#[test]
+fn a_clip_from_the_middle_starts_at_zero_with_its_audio() {
+    if !has_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = test_clip(dir.path(), 96, 64);
+    let out = dir.path().join("mid.mkv");
+    let o = restyle(&["video", s(&clip), "--method", "fast", "--start", "0.4", "--duration", "0.4", "--codec", "ffv1", "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(probe(&out), (10, 96, 64, "25/1".into(), true));
+    let o = Command::new("ffprobe").args(["-v", "error", "-print_format", "json", "-show_streams", "-show_format"]).arg(&out).output().expect("ffprobe");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("ffprobe json");
+    let secs = |x: &serde_json::Value| x.as_str().and_then(|s| s.parse::<f64>().ok()).expect("a time");
+    for st in v["streams"].as_array().expect("streams") {
+        assert!(secs(&st["start_time"]).abs() < 0.05, "{} starts at {}", st["codec_type"], st["start_time"]);
+    }
+    let d = secs(&v["format"]["duration"]);
+    assert!((d - 0.4).abs() < 0.1, "duration {d} s for --duration 0.4");
+}
+
 #[test]
 fn carphone_round_trip_at_an_odd_size() {
     if !has_ffmpeg() {

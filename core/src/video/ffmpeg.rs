@@ -409,8 +409,15 @@ impl Drop for Encoder {
 
 /// `copy` when the target's container takes the source's audio as it is,
 /// else a codec it takes (Opus for WebM, AAC elsewhere): a quick trial mux
-/// of a fraction of a second decides.
+/// of a fraction of a second decides; with a start offset, always the latter.
 fn audio_codec(source: &Path, clip: &Clip, ext: &str) -> Result<String> {
+    let fallback = if ext.eq_ignore_ascii_case("webm") { "libopus" } else { "aac" };
+    // A copy cut at --start begins at a packet before it, and Matroska
+    // keeps that preroll: the video then starts a second late. Re-encoded,
+    // the audio starts where the frames do.
+    if clip.start.is_some_and(|s| s > 0.0) {
+        return Ok(fallback.into());
+    }
     let trial = tempfile::Builder::new()
         .prefix(".restyle-audio-")
         .suffix(&format!(".{ext}"))
@@ -423,7 +430,6 @@ fn audio_codec(source: &Path, clip: &Clip, ext: &str) -> Result<String> {
     cmd.arg("-i").arg(source).args(["-map", "0:a:0", "-c:a", "copy", "-t", "0.2"]).arg(&*trial);
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let ok = spawn("ffmpeg", &mut cmd)?.wait().map(|s| s.success()).unwrap_or(false);
-    let fallback = if ext.eq_ignore_ascii_case("webm") { "libopus" } else { "aac" };
     Ok(if ok { "copy" } else { fallback }.into())
 }
 

@@ -59,6 +59,9 @@ pub struct VideoOptions {
     /// Optical flow preset: ultrafast, fast, medium (about 6, 12, 48 ms per flow at 512², two flows a frame).
     #[arg(long, default_value = "fast", value_parser = parse_preset)]
     pub flow_preset: FlowPreset,
+    /// Feathering of the flow mask in pixels (0..16): erodes it, then blurs it; 0 blends right up to occlusions (less flicker, more ghosting on moving edges).
+    #[arg(long, default_value_t = 2)]
+    pub temporal_feather: usize,
     /// Scale the video so its longer side is this many pixels (the output's size) [default: the source's].
     #[arg(long)]
     pub resize: Option<usize>,
@@ -111,7 +114,7 @@ pub fn run(args: VideoArgs) -> Result<()> {
     let device: DeviceChoice = args.style.device.parse().with_context(|| format!("--device {}", args.style.device))?;
     let Plan { kind, spec, request } = args.style.plan(kind, None)?;
     let v = &args.video;
-    let temporal = TemporalOptions { mode: v.temporal, strength: v.temporal_strength, flow: v.flow_preset.params(), ..TemporalOptions::default() };
+    let temporal = TemporalOptions { mode: v.temporal, strength: v.temporal_strength, flow: v.flow_preset.params(), feather: v.temporal_feather, ..TemporalOptions::default() };
     temporal.validate()?;
     if v.resize == Some(0) {
         bail!("--resize must be positive");
@@ -205,7 +208,7 @@ fn run_live(args: VideoArgs) -> Result<()> {
     restyle_core::video::stream::check_method(kind)?;
     let device: DeviceChoice = args.style.device.parse().with_context(|| format!("--device {}", args.style.device))?;
     let Plan { kind, spec, request } = args.style.plan(kind, None)?;
-    let temporal = TemporalOptions { mode: v.temporal, strength: v.temporal_strength, flow: v.flow_preset.params(), ..TemporalOptions::default() };
+    let temporal = TemporalOptions { mode: v.temporal, strength: v.temporal_strength, flow: v.flow_preset.params(), feather: v.temporal_feather, ..TemporalOptions::default() };
     temporal.validate()?;
     let device = device.open()?;
     let weights = resolve_options(args.style.weights_dir.as_deref())?;
