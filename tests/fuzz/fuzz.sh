@@ -1,22 +1,99 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (default 60), niced, and keeps the
-# input of a run that died (abort, e.g. a failed allocation) in crashes/.
-# Usage: tests/fuzz/fuzz.sh [SECONDS] [TARGET...]
+# Coverage-guided fuzzing of restyle's parsers with libFuzzer (stable Rust).
+#
+#   tests/fuzz/fuzz.sh run SECONDS [TARGET...]  build, then fuzz the targets (default: all 8)
+#                                               in parallel for SECONDS of wall time, all pinned
+#                                               to one core (FUZZ_CORE, default the last) and niced;
+#                                               FUZZ_NO_BUILD=1 skips the build
+#   tests/fuzz/fuzz.sh cmin [TARGET...]         minimize work/TARGET + corpus/TARGET into corpus/TARGET
+#   tests/fuzz/fuzz.sh replay TARGET FILE...    run inputs once (e.g. a crash) on the instrumented build
+#
+# Each target runs in libFuzzer's fork mode, so a crash, a hang (-timeout) or
+# a memory blow-up (-rss_limit_mb) is saved to crashes/TARGET/ and the run goes
+# on. The growing corpus is work/TARGET (ignored by git; seeded from
+# corpus/TARGET), the log work/TARGET.log, wall and CPU seconds (the fuzzer
+# and its jobs) work/TARGET.time. The summary reads libFuzzer's last status
+# line: execs, cov (edges covered), ft (features), crash counts.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-secs="${1:-60}"; shift || true
-targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=(onnx pytorch safetensors wheel style_vector labels image)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-nice -n 19 cargo build --manifest-path tests/fuzz/Cargo.toml || exit 1
-bin="$CARGO_TARGET_DIR/debug/restyle-fuzz"
-[[ -n "$(ls tests/fuzz/corpus 2>/dev/null)" ]] || "$bin" seed
-for t in "${targets[@]}"; do
-    nice -n 19 "$bin" run "$t" "$secs"
-    rc=$?
-    cur="${TMPDIR:-/tmp}/restyle-fuzz-$t.cur"
-    if [[ $rc -ne 0 && -f "$cur" ]]; then
-        mkdir -p "tests/fuzz/crashes/$t"
-        cp "$cur" "tests/fuzz/crashes/$t/died-rc$rc-$(date +%s)"
-        echo "$t: the fuzzer died (rc $rc); input kept in tests/fuzz/crashes/$t/"
-    fi
-done
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+triple=x86_64-unknown-linux-gnu
+bin="$here/target/$triple/release/restyle-fuzz"
+all=(onnx pytorch safetensors wheel style_vector labels image capi)
+
+build() {
+    # The flags cargo-fuzz uses with --sanitizer none; --target keeps them off
+    # build scripts and proc macros.
+    CARGO_TARGET_DIR="$here/target" \
+    RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares" \
+        nice -n 19 cargo build --release --target "$triple" || exit 1
+}
+
+summary() {
+    printf '%-13s %8s %8s %10s %6s %6s %s\n' target wall_s cpu_s execs cov ft oom/timeout/crash
+    for t in "$@"; do
+        line=$(grep -a '^#[0-9]*: cov:' "work/$t.log" 2>/dev/null | tail -1)
+        read -r wall cpu < "work/$t.time" 2>/dev/null || { wall=-; cpu=-; }
+        printf '%-13s %8s %8s %10s %6s %6s %s\n' "$t" "$wall" "$cpu" \
+            "$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$line")" \
+            "$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$line")" \
+            "$(sed -E 's/.* ft: ([0-9]+).*/\1/' <<<"$line")" \
+            "$(sed -E 's#.*oom/timeout/crash: ([0-9/]+).*#\1#' <<<"$line")"
+    done
+}
+
+cmd="${1:-}"; shift || true
+case "$cmd" in
+run)
+    secs="${1:?seconds}"; shift
+    targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
+    # FUZZ_NO_BUILD=1: fuzz the binary as built (others' edits to the tree
+    # would otherwise rebuild restyle-core first).
+    [[ -n "${FUZZ_NO_BUILD:-}" ]] || build
+    core="${FUZZ_CORE:-$(( $(nproc) - 1 ))}"
+    for t in "${targets[@]}"; do
+        mkdir -p "work/$t" "crashes/$t"
+        cp -n corpus/"$t"/* "work/$t/" 2>/dev/null
+        (
+            TIMEFORMAT='%R %U %S'
+            { time RESTYLE_FUZZ_TARGET="$t" nice -n 19 taskset -c "$core" "$bin" "work/$t" \
+                -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+                -timeout=30 -rss_limit_mb=2048 -max_len=65536 -max_total_time="$secs" \
+                -artifact_prefix="crashes/$t/" > "work/$t.log" 2>&1; } 2> "work/$t.time.raw"
+            awk '{printf "%.0f %.0f\n", $1, $2 + $3}' "work/$t.time.raw" > "work/$t.time"
+        ) &
+    done
+    wait
+    summary "${targets[@]}"
+    ls crashes/*/ 2>/dev/null
+    ;;
+cmin)
+    targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
+    for t in "${targets[@]}"; do
+        rm -rf "work/$t.min"; mkdir -p "work/$t.min"
+        # Seeds first so that they are kept; then everything the runs found.
+        RESTYLE_FUZZ_TARGET="$t" nice -n 19 "$bin" -merge=1 -timeout=30 -rss_limit_mb=2048 \
+            "work/$t.min" corpus/"$t" "work/$t" > "work/$t.cmin.log" 2>&1 || { echo "$t: merge failed"; continue; }
+        find corpus/"$t" -type f ! -name 'seed-*' ! -name 'crash-*' -delete
+        for f in "work/$t.min"/*; do
+            # The seeds and crashers are already there by name.
+            dup=0
+            for k in corpus/"$t"/*; do cmp -s "$f" "$k" && dup=1 && break; done
+            [[ $dup == 1 ]] || cp -n "$f" corpus/"$t"/
+        done
+        echo "$t: $(ls corpus/"$t" | wc -l) files, $(du -sk corpus/"$t" | cut -f1) KB"
+    done
+    ;;
+replay)
+    t="${1:?target}"; shift
+    RESTYLE_FUZZ_TARGET="$t" "$bin" -runs=1 "$@"
+    ;;
+summary)
+    targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
+    summary "${targets[@]}"
+    ;;
+*)
+    sed -n '2,/^set /p' "$0" | grep '^#'; exit 2 ;;
+esac

@@ -2,7 +2,7 @@
 //! build" 5). Each target takes arbitrary bytes and feeds them through
 //! restyle's own entry point for that kind of file; errors are the expected
 //! outcome, a panic or an abort is a bug. The same functions are driven by
-//! the fuzzer (`tests/fuzz/`, a separate crate outside the workspace) and
+//! the fuzzer (`tests/fuzz/`, libFuzzer, a separate crate outside the workspace) and
 //! replayed over the committed corpus by `tests/tests/fuzz_replay.rs` in CI.
 
 use std::io::Write;
@@ -199,8 +199,10 @@ pub fn capi(data: &[u8]) -> bool {
     status == ffi::RESTYLE_OK
 }
 
-/// Small valid inputs to start each target from (written to the corpus by
-/// the fuzzer's `seed` command).
+/// Small valid inputs to start each target from (the corpus's `seed-*` files;
+/// `RESTYLE_WRITE_SEEDS=1 cargo test -p restyle-tests --test fuzz_replay
+/// seeds_are_accepted` rewrites them; the real torch files come from
+/// `tests/fuzz/make_seeds.py`).
 pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     let png = |w, h| {
         let img = ::image::RgbImage::from_fn(w, h, |x, y| ::image::Rgb([x as u8 * 20, y as u8 * 30, 7]));

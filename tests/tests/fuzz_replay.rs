@@ -44,6 +44,9 @@ fn seeds_are_accepted() {
     for target in ["onnx", "safetensors", "style_vector", "labels", "image", "capi"] {
         for (name, data) in fuzz::seeds(target) {
             assert!(fuzz::run(target, &data), "{target}: seed {name} rejected");
+            if std::env::var_os("RESTYLE_WRITE_SEEDS").is_some() {
+                std::fs::write(fuzz::corpus_dir(target).join(format!("seed-{name}")), &data).unwrap();
+            }
         }
     }
 }
