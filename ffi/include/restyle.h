@@ -341,6 +341,19 @@ const char *restyle_multistyle26_style_name(uint32_t id);
  */
 int32_t restyle_device_available(const char *device);
 
+/** Called once per fast network: a name to show and the value for
+ *  restyle_params.model_path that selects it (valid during the call). */
+typedef void (*restyle_fast_model_fn)(void *user_data, const char *name, const char *model_path);
+
+/**
+ * Lists the RESTYLE_METHOD_FAST networks `ctx` can load, the built-in one
+ * ("starry_night") first, then networks imported with
+ * `restyle weights import FILE --name NAME` (stored as fast-NAME.safetensors)
+ * in the context's weights folder(s), then in the user's restyle cache.
+ * NULL ctx or callback: RESTYLE_ERR_NULL_POINTER.
+ */
+restyle_status restyle_fast_models(const restyle_context *ctx, restyle_fast_model_fn callback, void *user_data);
+
 /* ------------------------------------------------------------------------ */
 /* Video streams: frames one at a time, flicker-free                         */
 /* ------------------------------------------------------------------------ */

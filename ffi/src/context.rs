@@ -36,6 +36,13 @@ impl Context {
         Ok(Context { state: std::sync::Mutex::new(State::new(weights_dir)?) })
     }
 
+    /// Where this context finds weights (its folder or RESTYLE_WEIGHTS_DIR,
+    /// then the cache; never the hub): for listing what it can load.
+    pub(crate) fn weights_options(&self) -> restyle_weights::ResolveOptions {
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        restyle_weights::ResolveOptions { weights_dir: state.weights_dir.clone(), ..Default::default() }.offline(true)
+    }
+
     /// Runs one request (serialised with any other call on this context).
     pub fn stylize(&self, buffer: &Buffer, params: &RestyleParams) -> FfiResult<Picture> {
         // A panic inside an earlier call (caught at the boundary) poisons the

@@ -9,6 +9,7 @@
 //! All stylizing goes through `restyle_core::stylize::Stylizer`.
 
 pub mod context;
+pub mod models;
 pub mod pixels;
 pub mod status;
 pub mod styles;
