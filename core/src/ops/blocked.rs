@@ -252,25 +252,56 @@ pub(crate) fn correlate(inp: Input, x: &[f32], w: &[f32], o: usize, kh: usize, k
 fn stage_rows(g: &Geometry, xs: &[f32], cols: &[usize], r0: usize, rows: usize, stage: &mut Vec<f32>) {
     let (inp, row_len) = (&g.inp, g.row_len());
     stage.resize(inp.c * rows * row_len, 0.0);
-    // Stride 1 without upsampling: the middle of a staged row is the source
-    // row itself.
-    let plain = g.stride == 1 && inp.upsample == 1;
     for (c, st) in stage.chunks_exact_mut(rows * row_len).enumerate() {
         let plane = &xs[c * inp.h * inp.w..][..inp.h * inp.w];
         for (i, dst) in st.chunks_exact_mut(row_len).enumerate() {
-            let Some(sr) = source_index(r0 + i, inp.pad[0], inp.h, inp.upsample, inp.mode) else {
-                dst.fill(0.0);
-                continue;
-            };
-            let src = &plane[sr * inp.w..][..inp.w];
-            if plain {
-                let (l, w) = (inp.pad[2], inp.w);
-                dst[l..l + w].copy_from_slice(src);
-                for j in (0..l).chain(l + w..row_len) {
-                    dst[j] = if cols[j] == ZERO { 0.0 } else { src[cols[j]] };
+            match source_index(r0 + i, inp.pad[0], inp.h, inp.upsample, inp.mode) {
+                Some(sr) => stage_row(g.stride, inp.upsample, inp.pad[2], g.phase_len(), &plane[sr * inp.w..][..inp.w], cols, dst),
+                None => dst.fill(0.0),
+            }
+        }
+    }
+}
+
+/// One staged row: phase by phase, the run of columns that lie inside the
+/// source row is copied by a plain (or stride-2, or pixel-doubling) loop the
+/// compiler vectorises; the borders and the slack follow `cols`. Compiled
+/// for AVX-512 and AVX2 as well (chosen at run time).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn stage_row(stride: usize, up: usize, left: usize, phase_len: usize, src: &[f32], cols: &[usize], dst: &mut [f32]) {
+    let wide = src.len() * up; // columns of the upsampled row
+    for (ph, d) in dst.chunks_exact_mut(phase_len).enumerate() {
+        // Phase entries j whose column ph + j·stride − left lies in 0..wide.
+        let first = left.saturating_sub(ph).div_ceil(stride);
+        let end = (wide + left).saturating_sub(ph).div_ceil(stride).min(phase_len).max(first);
+        let map = &cols[ph * phase_len..][..phase_len];
+        for j in (0..first).chain(end..phase_len) {
+            d[j] = if map[j] == ZERO { 0.0 } else { src[map[j]] };
+        }
+        if first == end {
+            continue;
+        }
+        let base = ph + first * stride - left; // upsampled column of entry `first`
+        let mid = &mut d[first..end];
+        match (stride, up) {
+            (1, 1) => mid.copy_from_slice(&src[base..base + mid.len()]),
+            (2, 1) if base + 2 * mid.len() <= src.len() + 1 => {
+                let n = mid.len();
+                let (whole, last) = if base + 2 * n <= src.len() { (n, false) } else { (n - 1, true) };
+                mid[..whole].iter_mut().zip(src[base..].chunks_exact(2)).for_each(|(m, p)| *m = p[0]);
+                if last {
+                    mid[n - 1] = src[base + 2 * (n - 1)];
                 }
-            } else {
-                dst.iter_mut().zip(cols).for_each(|(d, &sc)| *d = if sc == ZERO { 0.0 } else { src[sc] });
+            }
+            (1, 2) => {
+                for (j, m) in mid.iter_mut().enumerate() {
+                    *m = src[(base + j) / 2];
+                }
+            }
+            _ => {
+                for (j, m) in mid.iter_mut().enumerate() {
+                    *m = src[(base + j * stride) / up];
+                }
             }
         }
     }
@@ -286,28 +317,38 @@ fn stage_rows(g: &Geometry, xs: &[f32], cols: &[usize], r0: usize, rows: usize, 
 #[allow(clippy::too_many_arguments)]
 unsafe fn row_of_block(g: &Geometry, stage: &[f32], rows: usize, first: usize, channels: std::ops::Range<usize>, offsets: &[usize], wp: &[f32], bias: &[f32], valid: usize, row: *mut f32, clamp: Option<(f32, f32)>) {
     let wo = g.wo;
-    // Pixel vectors per chunk: about 24 accumulators in all.
+    // Pixel vectors per chunk: about 24 accumulators in all; a row's last
+    // chunk (or a narrow row) takes the fewest vectors that cover it, so
+    // that small planes do not run mostly masked-off lanes.
     macro_rules! run {
-        ($ob:literal, $pv:literal) => {{
+        ($ob:literal, [$($pv:literal),+]) => {{
+            let widest = [$($pv),+][[$($pv),+].len() - 1];
             let mut x0 = 0;
             while x0 < wo {
-                let len = (16 * $pv).min(wo - x0);
-                // SAFETY: as for this function; the chunk's columns
-                // x0..x0+len lie inside the row.
-                unsafe { chunk::<$ob, $pv>(g, stage, rows, first, channels.clone(), offsets, wp, bias, x0, len, valid, row.add(x0), clamp) };
-                x0 += len;
+                let len = (16 * widest).min(wo - x0);
+                let vectors = len.div_ceil(16);
+                $(
+                    if vectors <= $pv {
+                        // SAFETY: as for this function; the chunk's columns
+                        // x0..x0+len lie inside the row.
+                        unsafe { chunk::<$ob, $pv>(g, stage, rows, first, channels.clone(), offsets, wp, bias, x0, len, valid, row.add(x0), clamp) };
+                        x0 += len;
+                        continue;
+                    }
+                )+
+                unreachable!("the widest variant covers every chunk");
             }
         }};
     }
     match wp.len() / (channels.len() * g.kh * g.kw) {
-        8 => run!(8, 3),
-        7 => run!(7, 3),
-        6 => run!(6, 4),
-        5 => run!(5, 4),
-        4 => run!(4, 6),
-        3 => run!(3, 8),
-        2 => run!(2, 8),
-        _ => run!(1, 8),
+        8 => run!(8, [1, 2, 3]),
+        7 => run!(7, [1, 2, 3]),
+        6 => run!(6, [1, 2, 4]),
+        5 => run!(5, [1, 2, 4]),
+        4 => run!(4, [1, 2, 4, 6]),
+        3 => run!(3, [1, 2, 4, 8]),
+        2 => run!(2, [1, 2, 4, 8]),
+        _ => run!(1, [1, 2, 4, 8]),
     }
 }
 

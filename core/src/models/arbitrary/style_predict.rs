@@ -64,6 +64,17 @@ impl Pointwise {
     fn forward_then(&self, x: &Tensor, then: Then) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
         let o = self.weight.dim(1)?;
+        // The inference kernel (narrow layers): bias and ReLU6 in its
+        // accumulators; a residual is one add after it.
+        let clamp = if matches!(then, Then::Relu6) { Some((0.0, 6.0)) } else { None };
+        let form = crate::ops::conv::InputForm { upsample2x: false, pad: [0; 4], reflect: false };
+        if let Some(y) = crate::ops::conv::conv2d_fused(x, &self.weight.reshape((o, c, 1, 1))?, Some(&self.bias), 1, form, false, clamp)? {
+            return match then {
+                Then::Add(r) => r + y,
+                Then::Relu => y.relu(),
+                Then::Nothing | Then::Relu6 => Ok(y),
+            };
+        }
         let wt = if n == 1 { self.weight.clone() } else { self.weight.broadcast_as((n, o, c))?.contiguous()? };
         let _span = crate::profile::span("conv", || format!("1x1 {c}→{o} @ {h}×{w} [matmul]"), (2 * n * o * c * h * w) as u64);
         let y = wt.matmul(&x.reshape((n, c, h * w))?)?.reshape((n, o, h, w))?;
