@@ -66,6 +66,9 @@ def copy_common(dest, lib, weights):
     os.makedirs(thumbs, exist_ok=True)
     shutil.copy2(os.path.join(HERE, "thumbnails", "multistyle26.jpg"), thumbs)
     found = [f for f in WEIGHT_FILES if weights and os.path.isfile(os.path.join(weights, f))]
+    # fast networks imported by name (`restyle weights import FILE --name NAME`), listed by the dialogs
+    if weights and os.path.isdir(weights):
+        found += sorted(f for f in os.listdir(weights) if f.startswith("fast-") and f.endswith(".safetensors"))
     if not found:
         print("note: no weights copied (pass --weights or set RESTYLE_WEIGHTS_DIR); "
               "the plug-in then reads RESTYLE_WEIGHTS_DIR at run time", file=sys.stderr)

@@ -47,6 +47,7 @@ class Mask(ctypes.Structure):
 
 
 PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_float)
+FAST_MODEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
 
 
 class Params(ctypes.Structure):
@@ -116,6 +117,9 @@ def load():
         lib.restyle_multistyle26_style_name.argtypes = [ctypes.c_uint32]
         lib.restyle_device_available.restype = ctypes.c_int32
         lib.restyle_device_available.argtypes = [ctypes.c_char_p]
+    if hasattr(lib, "restyle_fast_models"):
+        lib.restyle_fast_models.restype = ctypes.c_int32
+        lib.restyle_fast_models.argtypes = [ctypes.c_void_p, FAST_MODEL, ctypes.c_void_p]
     lib.restyle_stylize.restype = ctypes.c_int32
     lib.restyle_stylize.argtypes = [ctypes.c_void_p, ctypes.POINTER(Image), ctypes.POINTER(Mask),
                                     ctypes.POINTER(Params)]
@@ -138,6 +142,16 @@ def devices():
     if hasattr(lib, "restyle_device_available") and lib.restyle_device_available(b"cuda"):
         found.append("cuda")
     return found
+
+
+def fast_models(weights=None):
+    """(name, model_path) of each fast network the library finds (restyle_fast_models:
+    the built-in one first, then fast-NAME.safetensors in the weights folders and the cache)."""
+    lib = load()
+    if not hasattr(lib, "restyle_fast_models"):
+        return [("starry_night", "starry_night")]
+    with Context(weights) as ctx:
+        return ctx.fast_models()
 
 
 def thumbnails_path():
@@ -181,6 +195,7 @@ def layer_name(method, style_path=None, builtin_style=None, model_path=None):
         style = builtin_style if isinstance(builtin_style, str) else names[int(builtin_style)]
     elif method == "fast":
         style = os.path.splitext(os.path.basename(model_path))[0] if model_path else "starry_night"
+        style = style[len("fast-"):] if style.startswith("fast-") else style
     elif style_path:
         style = os.path.splitext(os.path.basename(style_path))[0]
     else:
@@ -210,6 +225,16 @@ class Context:
         if self.ptr:
             self.lib.restyle_context_free(self.ptr)
             self.ptr = ctypes.c_void_p()
+
+    def fast_models(self):
+        """See the module's fast_models()."""
+        found = []
+
+        def on_model(_user, name, path):
+            found.append((name.decode("utf-8", "replace"), os.fsdecode(path)))
+
+        _check(self.lib, self.lib.restyle_fast_models(self.ptr, FAST_MODEL(on_model), None))
+        return found
 
     def __enter__(self):
         return self

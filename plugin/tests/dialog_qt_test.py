@@ -9,10 +9,16 @@ PyPI in a venv .ci/plugins.sh makes) or PyQt5 (Krita 5's): RESTYLE_QT=6|5.
 Checks with the real library: the methods offered, the 26 built-in names
 with their thumbnails, rows shown per method, the options each method
 gives, a preview that appears after a change and is a stylized copy of
-the photo (a real network run), settings saved. Exits 1 on failure.
+the photo (a real network run), settings saved; a fast network placed in a
+weights folder (fast-NAME.safetensors, as `restyle weights import --name`
+stores it) is listed after the built-in one and its preview is stylized.
+Exits 1 on failure.
 """
+import json
 import os
+import struct
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,8 +36,32 @@ class Settings(dict):
         self[key] = value
 
 
+EMBEDDED = os.path.join(HERE, "..", "..", "core", "models", "starry_night.safetensors")
+
+
+def place_fast_model(folder, name):
+    """The project's trained network saved as `restyle weights import --name NAME`
+    names it: fast-NAME.safetensors with restyle_model metadata."""
+    with open(EMBEDDED, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header, data = json.loads(f.read(n)), f.read()
+    header["__metadata__"] = dict(header.get("__metadata__") or {}, restyle_model="fast-" + name)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    path = os.path.join(folder, "fast-%s.safetensors" % name)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw + data)
+    return path
+
+
 def main():
     photo, style = sys.argv[1], sys.argv[2]
+    # A second weights folder holding one fast network (the library reads the list).
+    tmp = tempfile.TemporaryDirectory(prefix="restyle-fast-")  # removed when main returns
+    extra = tmp.name
+    mine = place_fast_model(extra, "painterly")
+    os.environ["RESTYLE_WEIGHTS_DIR"] = os.pathsep.join(
+        [d for d in (os.environ.get("RESTYLE_WEIGHTS_DIR"), extra) if d])
     want = int(os.environ["RESTYLE_QT"])
     assert QT_MAJOR == want, (QT_MAJOR, want)
     app = QtWidgets.QApplication([])
@@ -92,8 +122,33 @@ def main():
     assert calls[-1][0]["builtin_style"] == rb.style_names()[20]
     print("preview after a change: %.1f s" % took)
     d.method.setCurrentIndex(d.method.findData("fast"))
+    fast = [(d.fast.itemText(i), d.fast.itemData(i)) for i in range(d.fast.count())]
+    print("fast networks:", fast)
+    assert fast[0] == ("starry_night (built in)", "starry_night"), fast
+    assert fast[1] == ("painterly", mine) and fast[-1] == ("A file...", ""), fast
+    assert not d.model.isEnabled(), "the file field is for 'A file...' only"
     assert d.options() == {"method": "fast", "strength": 1.0, "preserve_color": "none", "working_size": 0,
-                           "device": "cpu"}, d.options()
+                           "device": "cpu", "model_path": "starry_night"}, d.options()
+    # The found network: chosen from the list, it gives the preview.
+    n = d.previews
+    d.fast.setCurrentIndex(1)
+    assert d.options()["model_path"] == mine, d.options()
+    wait_preview(n + 1)
+    assert d.previews > n and calls[-1][0]["model_path"] == mine, "no preview with the found network"
+    out = d.preview.pixmap().toImage().convertToFormat(QtGui.QImage.Format.Format_ARGB32)
+    px = calls[-1][1]
+    diffs = [abs(QtGui.QColor(out.pixel(x, y)).red() - px[4 * (y * out.width() + x) + 2])
+             for y in range(0, out.height(), 3) for x in range(0, out.width(), 3)]
+    print("found fast network preview vs its input: mean red difference %.1f/255" % (sum(diffs) / len(diffs)))
+    assert sum(diffs) / len(diffs) > 10, "the found network's preview is (nearly) the input"
+    d.save()
+    assert s["model"] == mine, s
+    d3 = dlgmod.RestyleDialog(s, None)
+    assert d3.fast.currentIndex() == 1, "the found network not restored from settings"
+    # "A file..." enables the path field, whose text is then the model.
+    d.fast.setCurrentIndex(d.fast.count() - 1)
+    d.model.setText(mine)
+    assert d.model.isEnabled() and d.options()["model_path"] == mine
     d.method.setCurrentIndex(d.method.findData("gatys-improved"))
     assert d.options()["max_seconds"] == 120.0 and not d.budget.isHidden()
     d.new_layer.setChecked(False)

@@ -71,11 +71,26 @@ class RestyleDialog(W.QDialog):
         self.builtin.setCurrentRow(max(0, self.names.index(get("builtin", self.names[0]))
                                        if get("builtin", "") in self.names else 0))
 
-        self.model = W.QLineEdit(get("model", ""))
-        self.model.setPlaceholderText("starry_night (built in)")
+        # The networks the library finds (built-in first), then "a file", which
+        # enables the path field. The setting keeps the model_path either way.
+        self.fast = W.QComboBox()
+        try:
+            found = rb.fast_models()
+        except rb.RestyleError:
+            found = [("starry_night", "starry_night")]
+        for name, path in found:
+            self.fast.addItem(name + (" (built in)" if name == path else ""), path)
+        self.fast.addItem("A file...", "")
+        saved = get("model", "")
+        at = self.fast.findData(saved) if saved else 0
+        self.model = W.QLineEdit(saved if at < 0 else "")
+        self.model.setPlaceholderText(".pth or .safetensors file")
+        self.fast.setCurrentIndex(at if at >= 0 else self.fast.count() - 1)
         browse_model = W.QPushButton("Browse...")
         browse_model.clicked.connect(self.browse_model)
-        self.model_row = self._row(self.model, browse_model)
+        self.model_row = self._row(self.fast, self.model, browse_model)
+        self.fast.currentIndexChanged.connect(self.fast_chosen)
+        self.fast_chosen()
 
         self.strength = W.QDoubleSpinBox()
         self.strength.setRange(0.0, 1.0)
@@ -143,7 +158,7 @@ class RestyleDialog(W.QDialog):
         self.timer.timeout.connect(self.refresh_preview)
         for sig in (self.method.currentIndexChanged, self.preserve.currentIndexChanged, self.device.currentIndexChanged,
                     self.builtin.currentRowChanged, self.strength.valueChanged, self.style.editingFinished,
-                    self.model.editingFinished):
+                    self.model.editingFinished, self.fast.currentIndexChanged):
             sig.connect(self.changed)
         self.method.currentIndexChanged.connect(self.update_rows)
         self.update_rows()
@@ -181,7 +196,15 @@ class RestyleDialog(W.QDialog):
                                                 "Networks (*.pth *.safetensors)")
         if path:
             self.model.setText(path)
+            self.fast.setCurrentIndex(self.fast.count() - 1)
             self.changed()
+
+    def fast_chosen(self, *_):
+        self.model.setEnabled(not self.fast.currentData())
+
+    def model_path(self):
+        """The fast network chosen: a found one's model_path, or the file typed."""
+        return self.fast.currentData() or self.model.text()
 
     def changed(self, *_):
         if self.preview_fn is not None:
@@ -209,8 +232,8 @@ class RestyleDialog(W.QDialog):
             o["style_path"] = self.style.text()
         if m == "multistyle26":
             o["builtin_style"] = self.names[max(self.builtin.currentRow(), 0)]
-        if m == "fast" and self.model.text():
-            o["model_path"] = self.model.text()
+        if m == "fast" and self.model_path():
+            o["model_path"] = self.model_path()
         if m == "gatys-improved":
             o["max_seconds"] = self.budget.value()
         return o
@@ -220,7 +243,7 @@ class RestyleDialog(W.QDialog):
         s("method", self.method.currentData())
         s("style", self.style.text())
         s("builtin", self.names[max(self.builtin.currentRow(), 0)])
-        s("model", self.model.text())
+        s("model", self.model_path())
         s("strength", str(self.strength.value()))
         s("preserve", self.preserve.currentData())
         s("working_size", str(self.size.value()))
