@@ -57,6 +57,8 @@ cp "$G/io/in.png" "$G/io/style.jpg" "$G/io/cli_ms.png" "$K/io/"
 
 # GIMP 3 (chroot): plug-in installed the way a user does it.
 python3 plugin/install.py gimp --dir "$G/gimp3/plug-ins" --lib "$LIB" --weights "$WEIGHTS" >/dev/null
+# A fast network imported by name, beside the installed weights: the dialog must list it.
+/usr/bin/python3 plugin/tests/fast_model.py "$G/gimp3/plug-ins/restyle/weights" painterly >/dev/null
 E="env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/tmp/restyle-ci/home GIMP3_DIRECTORY=/tmp/restyle-ci/gimp3"
 t chroot "$R" $E RESTYLE_IN=/tmp/restyle-ci/io/in.png RESTYLE_OUT=/tmp/restyle-ci/io/gimp.png \
   RESTYLE_STYLE=/tmp/restyle-ci/io/style.jpg $CLIENV \

@@ -14,18 +14,17 @@ weights folder (fast-NAME.safetensors, as `restyle weights import --name`
 stores it) is listed after the built-in one and its preview is stylized.
 Exits 1 on failure.
 """
-import json
 import os
-import struct
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, "..", "krita"), os.path.join(HERE, "..")]
+sys.path[:0] = [os.path.join(HERE, "..", "krita"), os.path.join(HERE, ".."), HERE]
 from restyle.qt import QT_MAJOR, QtCore, QtGui, QtWidgets  # noqa: E402
 from restyle import dialog as dlgmod  # noqa: E402
 import restyle_binding as rb  # noqa: E402
+from fast_model import place_fast_model  # noqa: E402
 
 
 class Settings(dict):
@@ -34,24 +33,6 @@ class Settings(dict):
 
     def set(self, key, value):
         self[key] = value
-
-
-EMBEDDED = os.path.join(HERE, "..", "..", "core", "models", "starry_night.safetensors")
-
-
-def place_fast_model(folder, name):
-    """The project's trained network saved as `restyle weights import --name NAME`
-    names it: fast-NAME.safetensors with restyle_model metadata."""
-    with open(EMBEDDED, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header, data = json.loads(f.read(n)), f.read()
-    header["__metadata__"] = dict(header.get("__metadata__") or {}, restyle_model="fast-" + name)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    path = os.path.join(folder, "fast-%s.safetensors" % name)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw + data)
-    return path
 
 
 def main():

@@ -108,6 +108,22 @@ img.delete()
 img, drw = load("fast", P.U8_NON_LINEAR, True)
 stylize_selection("fast (built-in starry_night)", img, drw, "fast")
 img.delete()
+# A fast network in the plug-in's weights folder (plugins.sh puts
+# fast-painterly.safetensors there): offered after the built-in one, and a
+# run with it puts a stylized layer named after it.
+spec = [a for a in Gimp.get_pdb().lookup_procedure("plug-in-restyle").get_arguments() if a.get_name() == "fast-model"][0]
+nicks = list(Gimp.param_spec_choice_get_choice(spec).list_nicks())
+print("RESTYLE-GIMP fast networks offered: %s" % nicks, flush=True)
+assert nicks[:2] == ["starry_night", "painterly"] and Gimp.param_spec_choice_get_default(spec) == "starry_night", nicks
+img, drw = load("fast-found", P.U8_NON_LINEAR, True)
+before = pixels(drw)
+status, err = run_filter(img, drw, None, "fast", **{"fast-model": "painterly", "new-layer": True})
+assert status == Gimp.PDBStatusType.SUCCESS, err
+top = img.get_layers()[0]
+changed = (np.abs(pixels(top)[..., :3] - before[..., :3]).max(-1) > 0.02).mean()
+print("RESTYLE-GIMP fast (found painterly): layer %r, changed %.3f" % (top.get_name(), changed), flush=True)
+assert top.get_name() == "restyle: painterly" and changed > 0.9, (top.get_name(), changed)
+img.delete()
 if os.environ.get("RESTYLE_HAVE_ADAIN") == "1":
     img, drw = load("adain", P.U8_NON_LINEAR, True)
     stylize_selection("adain", img, drw, "adain")

@@ -179,8 +179,10 @@ def options_from(config):
     if method == "multistyle26":
         o["builtin_style"] = config.get_property("builtin-style")
     if method == "fast":
+        # A file chosen wins over the list (so scripts that set only model-file keep working).
         model = config.get_property("model-file")
-        o["model_path"] = model.get_path() if model is not None else None
+        o["model_path"] = model.get_path() if model is not None else dict(rb.fast_models()).get(
+            config.get_property("fast-model"), None)
     if method == "gatys-improved":
         o["max_seconds"] = config.get_property("max-seconds")
     return o
@@ -372,31 +374,37 @@ def choice(*items):
 
 
 def library_lists():
-    """(method choices, style names, devices) from the library; without it,
-    the arguments still register (the run then reports the load error)."""
+    """(method choices, style names, devices, fast models) from the library;
+    without it, the arguments still register (the run then reports the load error)."""
     methods = [("arbitrary", "Arbitrary (any style image)"), ("multistyle26", "Built-in styles (26)"),
                ("fast", "Fast (a trained network; default: the built-in starry_night)")]
     try:
-        names, devices = rb.style_names(), rb.devices()
+        names, devices, fast = rb.style_names(), rb.devices(), rb.fast_models()
         if rb.weights_file_exists(*rb.ADAIN_FILES):
             methods.append(("adain", "AdaIN (any style image)"))
     except rb.RestyleError:
         names, devices = ["style-%d" % i for i in range(rb.MULTISTYLE26_STYLES)], ["cpu"]
+        fast = [("starry_night", "starry_night")]
     methods.append(("gatys-improved", "Gatys improved (slow, time budget)"))
-    return methods, names, devices
+    return methods, names, devices, fast
 
 
 def add_settings(p):
     """The settings both procedures take (the filter and its preview)."""
     rw = GObject.ParamFlags.READWRITE
-    methods, names, devices = library_lists()
+    methods, names, devices, fast = library_lists()
     p.add_choice_argument("method", "_Method", "Style transfer method", choice(*methods), "arbitrary", rw)
     p.add_file_argument("style-file", "St_yle image", "Painting whose style to apply (arbitrary, AdaIN, Gatys)",
                         Gimp.FileChooserAction.OPEN, True, None, rw)
     # nick = the library's style name (as the CLI's --style-id takes it)
     p.add_choice_argument("builtin-style", "_Built-in style", "One of the 26 built-in styles, by name",
                           choice(*[(n, n.replace("-", " ").capitalize()) for n in names]), names[0], rw)
-    p.add_file_argument("model-file", "_Fast network", "Fast method: a .pth/.safetensors network (none: starry_night)",
+    # Found when GIMP starts: the built-in network first, then fast-NAME.safetensors
+    # in the weights folder and the restyle cache (restyle_fast_models).
+    p.add_choice_argument("fast-model", "_Fast network", "Fast method: a network found in the weights folder or cache",
+                          choice(*[(n, n if n != "starry_night" else "starry_night (built in)") for n, _ in fast]),
+                          fast[0][0], rw)
+    p.add_file_argument("model-file", "Fast network _file", "Fast method: a .pth/.safetensors file (overrides the list)",
                         Gimp.FileChooserAction.OPEN, True, None, rw)
     p.add_double_argument("strength", "S_trength", "How strongly to apply the style", 0.0, 1.0, 1.0, rw)
     p.add_choice_argument("preserve-color", "_Preserve colours", "Keep the layer's colours",
