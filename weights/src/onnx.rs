@@ -110,7 +110,12 @@ impl TensorProto {
     /// up to 2^24, which covers every int8 weight and the int32 biases seen).
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
         let raw = &self.raw_data;
-        let n: usize = self.shape().iter().product();
+        // Checked: the dims are the file's, and their product can overflow.
+        let n = self
+            .shape()
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::tensor(&self.name, format!("shape {:?} has too many elements", self.shape())))?;
         let v: Vec<f32> = match self.data_type {
             data_type::FLOAT if !raw.is_empty() => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             data_type::FLOAT => self.float_data.clone(),

@@ -51,7 +51,7 @@ pub(crate) fn read_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
     if super::detect_kind(path)? == super::FileKind::TorchLegacy {
         return super::torch_legacy::read(path);
     }
-    let read = |key: Option<&str>| candle_core::pickle::read_all_with_key(path, key);
+    let read = |key: Option<&str>| super::pickle_guard::guarded(|| candle_core::pickle::read_all_with_key(path, key));
     let tensors = read(None).map_err(|e| Error::Format(format!("{}: cannot read PyTorch file: {e}", path.display())))?;
     if !tensors.is_empty() {
         return Ok(tensors);

@@ -13,6 +13,7 @@ pub mod multistyle26;
 pub mod fast_pth;
 pub mod adain;
 pub mod torch_legacy;
+mod pickle_guard;
 // Wheels hold files for the importers above (`crate::wheel` is this module too).
 pub mod wheel;
 
@@ -296,7 +297,7 @@ fn detect_target(path: &Path, kind: FileKind, catalog: &Catalog, name: Option<&s
             }
             safetensors_names(path)?
         }
-        FileKind::TorchZip => candle_core::pickle::read_pth_tensor_info(path, false, None)
+        FileKind::TorchZip => pickle_guard::guarded(|| candle_core::pickle::read_pth_tensor_info(path, false, None))
             .map_err(|e| Error::Format(format!("{}: cannot read PyTorch file: {e}", path.display())))?
             .into_iter()
             .map(|t| t.name)

@@ -35,7 +35,7 @@ pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let mut cur = Cursor::new(&bytes[MAGIC.len()..]);
     let mut pickle = |what: &str| -> Result<Object> {
         let mut stack = Stack::empty();
-        stack.read_loop(&mut cur).map_err(|e| bad(format!("{what}: {e}")))?;
+        super::pickle_guard::guarded(|| stack.read_loop(&mut cur)).map_err(|e| bad(format!("{what}: {e}")))?;
         stack.finalize().map_err(|e| bad(format!("{what}: {e}")))
     };
     match pickle("protocol version")? {
@@ -103,7 +103,7 @@ fn tensor_infos(obj: Object) -> Vec<candle_core::pickle::TensorInfo> {
             nested = Some(value);
             continue;
         }
-        if let Ok(Some(info)) = value.into_tensor_info(name, Path::new("")) {
+        if let Ok(Some(info)) = super::pickle_guard::guarded(|| value.into_tensor_info(name, Path::new(""))) {
             infos.push(candle_core::pickle::TensorInfo { path: info.path.trim_start_matches('/').to_string(), ..info });
         }
     }

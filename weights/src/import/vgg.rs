@@ -167,7 +167,7 @@ pub fn load(path: &Path) -> Result<VggWeights> {
             from_state_dict(tensors.into_iter().collect())
         }
         "pth" | "pt" | "bin" => {
-            let entries = candle_core::pickle::read_all(path)
+            let entries = super::pickle_guard::guarded(|| candle_core::pickle::read_all(path))
                 .map_err(|e| Error::Format(format!("{}: not a readable PyTorch state dict: {e}", path.display())))?;
             from_state_dict(entries)
         }
