@@ -13,6 +13,7 @@
 //! A new network adds a [`MethodKind`], a variant to [`MethodSpec`] and to
 //! [`Method`], and an arm to [`load`].
 
+pub mod fast_models;
 pub mod open;
 
 use crate::models::vgg::{Pooling, Vgg};
@@ -372,8 +373,8 @@ pub fn fast_model(name: &str, weights: &ResolveOptions, device: &Device) -> Resu
         return crate::method::open::fast_builtin_or_file(name, device);
     }
     let mut tried = vec![name.to_string()];
-    if !name.starts_with("fast-") {
-        tried.push(format!("fast-{name}"));
+    if !name.starts_with(fast_models::PREFIX) {
+        tried.push(format!("{}{name}", fast_models::PREFIX));
     }
     let mut last = None;
     for n in &tried {
