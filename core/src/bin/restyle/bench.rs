@@ -35,6 +35,9 @@ pub enum BenchWhat {
     Profile,
     /// The optical flow (DIS presets) and the temporal step per frame at --sizes, on bikes.mp4 (needs ffmpeg).
     Flow,
+    /// One fast-NST training step (widths 32/64/128, batch 4, at --sizes, default 256) beside
+    /// PyTorch running core/models/train_default.py with the same shapes.
+    TrainFast,
     /// Every row of the speed table (arbitrary 384, multistyle26 and fast 256/512, Gatys step
     /// 128/256/512), each beside its peer, with GFLOP/s; --json OUT writes them as one JSON file.
     All,
@@ -165,6 +168,7 @@ fn all(args: &BenchArgs) -> Result<()> {
     rows.extend(feed_forward(&with(&[256, 512]), "multistyle26")?);
     rows.extend(feed_forward(&with(&[256, 512]), "fast")?);
     rows.extend(gatys_step(&with(&[128, 256, 512]))?);
+    rows.extend(crate::bench_train::rows(&with(&[256]))?);
     println!("\n| work | size | restyle | GFLOP/s | peer | ratio |\n| --- | --- | --- | --- | --- | --- |");
     for r in &rows {
         let (peer, ratio) = match &r.peer {
@@ -183,6 +187,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchWhat::Fast => feed_forward(&args, "fast")?,
         BenchWhat::Multistyle26 => feed_forward(&args, "multistyle26")?,
         BenchWhat::Arbitrary => crate::bench_arbitrary::rows(&args)?,
+        BenchWhat::TrainFast => crate::bench_train::rows(&args)?,
         _ => return run_other(args),
     };
     write_json(&args, &rows, &load_before)
@@ -191,7 +196,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 fn run_other(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchWhat::All => all(&args),
-        BenchWhat::Gatys | BenchWhat::Fast | BenchWhat::Multistyle26 | BenchWhat::Arbitrary => unreachable!("handled by run"),
+        BenchWhat::Gatys | BenchWhat::Fast | BenchWhat::Multistyle26 | BenchWhat::Arbitrary | BenchWhat::TrainFast => unreachable!("handled by run"),
         BenchWhat::CoarseToFine => coarse_to_fine(&args),
         BenchWhat::Quality => quality(&args),
         BenchWhat::Conv => crate::bench_conv::run(&args),

@@ -8,6 +8,7 @@ mod bench_arbitrary;
 mod bench_conv;
 mod bench_flow;
 mod bench_profile;
+mod bench_train;
 mod gatys_args;
 mod style_vector;
 mod stylize;
