@@ -74,7 +74,7 @@ pub fn detect_kind(path: &Path) -> Result<FileKind> {
     }
     if n >= 9 {
         let hlen = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
-        if head[8] == b'{' && hlen + 8 <= len {
+        if head[8] == b'{' && hlen.checked_add(8).is_some_and(|end| end <= len) {
             return Ok(FileKind::Safetensors);
         }
     }
