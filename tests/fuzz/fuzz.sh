@@ -74,15 +74,14 @@ cmin)
     for t in "${targets[@]}"; do
         rm -rf "work/$t.min"; mkdir -p "work/$t.min"
         # Seeds first so that they are kept; then everything the runs found.
-        RESTYLE_FUZZ_TARGET="$t" nice -n 19 "$bin" -merge=1 -timeout=30 -rss_limit_mb=2048 \
+        RESTYLE_FUZZ_TARGET="$t" nice -n 19 "$bin" -merge=1 -timeout=30 -rss_limit_mb=2048 -artifact_prefix="crashes/$t/" \
             "work/$t.min" corpus/"$t" "work/$t" > "work/$t.cmin.log" 2>&1 || { echo "$t: merge failed"; continue; }
         find corpus/"$t" -type f ! -name 'seed-*' ! -name 'crash-*' -delete
-        for f in "work/$t.min"/*; do
-            # The seeds and crashers are already there by name.
-            dup=0
-            for k in corpus/"$t"/*; do cmp -s "$f" "$k" && dup=1 && break; done
-            [[ $dup == 1 ]] || cp -n "$f" corpus/"$t"/
-        done
+        # Files merge keeps are named by their SHA-1; skip those equal to a
+        # seed or crasher (kept by name) and those over 4 KB (size budget).
+        have=$(sha1sum corpus/"$t"/* | cut -d' ' -f1)
+        find "work/$t.min" -type f -size -4k -printf '%f\n' | grep -vxF "$have" |
+            while read -r f; do cp -n "work/$t.min/$f" corpus/"$t"/; done
         echo "$t: $(ls corpus/"$t" | wc -l) files, $(du -sk corpus/"$t" | cut -f1) KB"
     done
     ;;
