@@ -69,6 +69,13 @@ pub fn tf_same_pads(n: usize, k: usize, s: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
+/// The input form of a `k`×`k` stride-`s` conv with TF `SAME` zero padding
+/// on an `h`×`w` input, for [`crate::ops::conv::conv2d_fused`].
+pub fn tf_same_form(h: usize, w: usize, k: usize, s: usize) -> crate::ops::conv::InputForm {
+    let ((t, b), (l, r)) = (tf_same_pads(h, k, s), tf_same_pads(w, k, s));
+    crate::ops::conv::InputForm { upsample2x: false, pad: [t, b, l, r], reflect: false }
+}
+
 /// Zero pads the spatial axes the way TF `SAME` does for this conv.
 pub fn tf_same_zero_pad(x: &Tensor, k: usize, s: usize) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;

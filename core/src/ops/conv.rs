@@ -106,26 +106,24 @@ pub fn conv2d_fused(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize
     if !serves {
         return Ok(None);
     }
-    let flops = if depthwise { g.flops() / c as u64 } else { g.flops() };
+
     let bias = match bias {
         Some(b) if b.elem_count() == o => Some(b.flatten_all()?.to_vec1::<f32>()?),
         Some(b) => candle_core::bail!("conv2d: bias of {} values for {o} output channels", b.elem_count()),
         None => None,
     };
-    let label = if depthwise { format!("{}x{} s{stride} depthwise {c} @ {vh}×{vw} [blocked]", kh, kw) } else { g.label(Kernel::Blocked) };
-    let op = FusedConv { input, stride, depthwise, bias, clamp, label, flops };
+    let op = FusedConv { input, g, depthwise, bias, clamp };
     Ok(Some(x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op)?))
 }
 
 /// The op of [`conv2d_fused`] (blocked kernel only).
 struct FusedConv {
     input: blocked::Input,
-    stride: usize,
+    /// The geometry on the formed input (for the profile).
+    g: Geometry,
     depthwise: bool,
     bias: Option<Vec<f32>>,
     clamp: Option<(f32, f32)>,
-    label: String,
-    flops: u64,
 }
 
 impl CustomOp2 for FusedConv {
@@ -139,12 +137,15 @@ impl CustomOp2 for FusedConv {
         if l1.dims() != [inp.n, inp.c, inp.h, inp.w] || c != if self.depthwise { 1 } else { inp.c } {
             candle_core::bail!("conv2d: input {:?} / weights {:?} differ from the planned {inp:?}", l1.dims(), l2.dims());
         }
-        let _span = crate::profile::span("conv", || self.label.clone(), self.flops);
+        let g = self.g;
+        let flops = if self.depthwise { g.flops() / g.c as u64 } else { g.flops() };
+        let label = || if self.depthwise { format!("{}x{} s{} depthwise {} @ {}×{} [blocked]", g.kh, g.kw, g.stride, g.c, g.h, g.w) } else { g.label(Kernel::Blocked) };
+        let _span = crate::profile::span("conv", label, flops);
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
         let (vh, vw) = inp.virtual_size();
-        let (ho, wo) = ((vh - kh) / self.stride + 1, (vw - kw) / self.stride + 1);
+        let (ho, wo) = ((vh - kh) / g.stride + 1, (vw - kw) / g.stride + 1);
         let mut out = vec![0f32; inp.n * o * ho * wo];
-        if !blocked::correlate(inp, x, w, o, kh, kw, self.stride, self.depthwise, self.bias.as_deref(), self.clamp, &mut out) {
+        if !blocked::correlate(inp, x, w, o, kh, kw, g.stride, self.depthwise, self.bias.as_deref(), self.clamp, &mut out) {
             candle_core::bail!("conv2d: the blocked kernel needs AVX-512");
         }
         Ok((CpuStorage::F32(out), Shape::from((inp.n, o, ho, wo))))

@@ -227,7 +227,7 @@ fn peer(args: &BenchArgs, what: &str) -> Vec<(usize, f64, String)> {
 }
 
 /// Python with torch for the peers: --python, else .peer/bin/python if present, else python3.
-fn peer_python(args: &BenchArgs) -> PathBuf {
+pub fn peer_python(args: &BenchArgs) -> PathBuf {
     args.python.clone().unwrap_or_else(|| {
         let venv = PathBuf::from(".peer/bin/python");
         if venv.exists() { venv } else { PathBuf::from("python3") }

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use restyle_core::models::arbitrary::{Options, STYLE_DIM};
 use restyle_core::device::DeviceChoice;
 use restyle_core::image::load;
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// Median, min, max of `reps` timed runs after `warmup` untimed ones.
@@ -34,10 +33,7 @@ fn peer(args: &BenchArgs) -> Vec<serde_json::Value> {
         eprintln!("(peer skipped: {})", if args.no_peer { "--no-peer".to_string() } else { format!("{} not found", script.display()) });
         return Vec::new();
     }
-    let python = args.python.clone().unwrap_or_else(|| {
-        let venv = PathBuf::from(".peer/bin/python");
-        if venv.exists() { venv } else { PathBuf::from("python3") }
-    });
+    let python = crate::bench::peer_python(args);
     match std::process::Command::new(python).arg(&script).arg("arbitrary").output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
         Ok(o) => {

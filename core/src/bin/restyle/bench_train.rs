@@ -57,10 +57,7 @@ pub fn rows(args: &BenchArgs) -> Result<Vec<Row>> {
 /// PyTorch's median seconds per step of `train_default.py` with the same
 /// shapes (it reads VGG16 from an .npz extracted from the same ONNX file).
 fn peer_step(args: &BenchArgs, size: usize, scratch: &Path) -> Option<(String, f64)> {
-    let python = args.python.clone().unwrap_or_else(|| {
-        let venv = PathBuf::from(".peer/bin/python");
-        if venv.exists() { venv } else { PathBuf::from("python3") }
-    });
+    let python = crate::bench::peer_python(args);
     let npz = scratch.join("vgg16_caffe.npz");
     let extract = format!(
         "import onnx,re,numpy as np; from onnx import numpy_helper as h; m=onnx.load({onnx:?}); np.savez({npz:?}, **{{'conv%s_%s.%s'%(r.group(1),r.group(2),'weight' if 'conv' in r.group(3) else 'bias'): h.to_array(t) for t in m.graph.initializer for r in [re.search(r'block(\\d)_conv(\\d)_1/(convolution/ReadVariableOp|Squeeze):0', t.name)] if r}})",

@@ -6,7 +6,7 @@
 //! Input is RGB in 0..1 with no normalisation. Zero padding is TF `SAME`,
 //! which is asymmetric on stride-2 convs (0 before, 1 after on even sizes).
 
-use crate::nn::{add_bias_then, tf_same_pads, tf_same_zero_pad, Then};
+use crate::nn::{add_bias_then, tf_same_form, tf_same_zero_pad, Then};
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 use restyle_weights::import::magenta::{HEAD_CHANNELS, MOBILENET_UNITS, STEM_CHANNELS, STYLE_DIM};
@@ -32,8 +32,7 @@ impl Stem {
     /// padding done by the kernel's indexing where it can).
     fn forward_relu6(&self, x: &Tensor) -> Result<Tensor> {
         let (_, _, h, w) = x.dims4()?;
-        let ((t, b), (l, r)) = (tf_same_pads(h, 3, 2), tf_same_pads(w, 3, 2));
-        let form = crate::ops::conv::InputForm { upsample2x: false, pad: [t, b, l, r], reflect: false };
+        let form = tf_same_form(h, w, 3, 2);
         let y = match crate::ops::conv::conv2d_fused(x, &self.weight, None, 2, form, false, None)? {
             Some(y) => y,
             None => crate::ops::conv::conv2d(&tf_same_zero_pad(x, 3, 2)?, &self.weight, 2)?,
@@ -117,8 +116,7 @@ impl Depthwise {
         };
         if let Some(clamp) = clamp {
             let (_, _, h, w) = x.dims4()?;
-            let ((t, b), (l, r)) = (tf_same_pads(h, 3, self.stride), tf_same_pads(w, 3, self.stride));
-            let form = crate::ops::conv::InputForm { upsample2x: false, pad: [t, b, l, r], reflect: false };
+            let form = tf_same_form(h, w, 3, self.stride);
             if let Some(y) = crate::ops::conv::conv2d_fused(x, &self.weight, Some(&self.bias), self.stride, form, true, clamp)? {
                 return Ok(y);
             }
