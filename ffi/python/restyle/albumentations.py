@@ -28,6 +28,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 import numpy as np
 
 from . import Stylizer
+from ._augment import strength_range, style_list
 
 __all__ = ["StyleAugment"]
 
@@ -59,9 +60,7 @@ class StyleAugment(ImageOnlyTransform):
         p: float = 0.5,
     ) -> None:
         super().__init__(p=p)
-        self.styles = list(styles) if styles is not None else None
-        if self.styles is not None and not self.styles:
-            raise ValueError("styles: give at least one style, or None for the method's built-in style")
+        self.styles = style_list(styles)
         self.strength = strength
         self.method = method
         self.size = size
@@ -70,15 +69,8 @@ class StyleAugment(ImageOnlyTransform):
         self.num_threads = num_threads
         self._stylizer = Stylizer(method, device=device, weights_dir=weights_dir, num_threads=num_threads)
 
-    def _strength_range(self) -> Tuple[float, float]:
-        s = self.strength
-        if isinstance(s, (int, float, np.floating)):
-            return float(s), float(s)
-        lo, hi = s
-        return float(lo), float(hi)
-
     def get_params(self) -> dict:
-        lo, hi = self._strength_range()
+        lo, hi = strength_range(self.strength)
         return {
             "strength": lo + (hi - lo) * self.py_random.random(),
             "style_index": None if self.styles is None else self.py_random.randrange(len(self.styles)),

@@ -40,6 +40,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 import numpy as np
 
 from . import InvalidInputError, Stylizer
+from ._augment import strength_range, style_list
 
 __all__ = ["StyleAugment"]
 
@@ -88,13 +89,8 @@ class StyleAugment(v2.Transform):
         p: float = 0.5,
     ) -> None:
         super().__init__()
-        self.styles = list(styles) if styles is not None else None
-        if self.styles is not None and not self.styles:
-            raise InvalidInputError("styles: give at least one style, or None for the method's built-in style")
-        if isinstance(strength, (int, float)):
-            lo = hi = float(strength)
-        else:
-            lo, hi = (float(v) for v in strength)
+        self.styles = style_list(styles)
+        lo, hi = strength_range(strength)
         if not 0.0 <= lo <= hi <= 1.0:
             raise InvalidInputError(f"strength: expected 0 <= low <= high <= 1, got {strength!r}")
         if not 0.0 <= p <= 1.0:
