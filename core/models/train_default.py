@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Trains restyle's embedded default fast-NST network (Johnson et al. 2016,
-pytorch/examples `fast_neural_style` layout and key names, narrowed widths)
-on this project's 2-core CPU.
+pytorch/examples `fast_neural_style` layout and key names, narrowed widths),
+on the CPU or a CUDA GPU (`--device cuda`).
 
 Same objective as `restyle train fast`: VGG16 (Keras/caffe ImageNet weights
-from ../shared/weights/vgg16-keras-imagenet.onnx, extracted to an .npz with
-`--vgg`), content at relu2_2, style Grams at relu1_2/2_2/3_3/4_3 (Gram /
+from ../shared/weights/vgg16-keras-imagenet.onnx, given to `--vgg` as an
+.npz extracted with onnx, or as restyle's canonical .safetensors from
+`restyle weights import`, f32 or f16), content at relu2_2, style Grams at relu1_2/2_2/3_3/4_3 (Gram /
 (C·H·W)), total variation; Adam lr 1e-3. Images are 0..255 RGB in and out,
 like pytorch/examples.
 
@@ -84,9 +85,13 @@ class Vgg16(nn.Module):
 
     LAYERS = ["1_1", "1_2", "P", "2_1", "2_2", "P", "3_1", "3_2", "3_3", "P", "4_1", "4_2", "4_3"]
 
-    def __init__(self, npz):
+    def __init__(self, path):
         super().__init__()
-        w = np.load(npz)
+        if path.endswith(".safetensors"):
+            from safetensors.numpy import load_file
+            w = {k: v.astype(np.float32) for k, v in load_file(path).items()}
+        else:
+            w = np.load(path)
         self.convs = nn.ModuleDict()
         for l in self.LAYERS:
             if l == "P":
@@ -149,20 +154,27 @@ def main():
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        # TF32 convolutions and products: the loss network's features need no more.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
 
     c1, c2, c3 = (int(v) for v in a.widths.split(","))
-    net = TransformerNet(c1, c2, c3, a.n_res)
+    net = TransformerNet(c1, c2, c3, a.n_res).to(dev)
     opt = torch.optim.Adam(net.parameters(), a.lr)
-    vgg = Vgg16(a.vgg)
+    vgg = Vgg16(a.vgg).to(dev)
     start = 0
     ckpt = os.path.join(a.out, "checkpoint.pth")
     if a.resume and os.path.exists(ckpt):
-        st = torch.load(ckpt)
+        st = torch.load(ckpt, map_location=dev)
         net.load_state_dict(st["model"]); opt.load_state_dict(st["optim"]); start = st["step"]
         print("resumed at step", start)
 
@@ -170,7 +182,7 @@ def main():
     style = Image.open(a.style).convert("RGB")
     s = a.style_size / max(style.size)
     style = style.resize((round(style.width * s), round(style.height * s)), Image.BICUBIC)
-    style = torch.from_numpy(np.asarray(style, np.float32).copy()).permute(2, 0, 1)[None]
+    style = torch.from_numpy(np.asarray(style, np.float32).copy()).permute(2, 0, 1)[None].to(dev)
     with torch.no_grad():
         sf = vgg(style)
         style_grams = {k: gram(sf[k]) for k in ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]}
@@ -188,7 +200,7 @@ def main():
             y0 = rng.integers(0, im.shape[1] - a.size + 1); x0 = rng.integers(0, im.shape[2] - a.size + 1)
             crop = im[:, y0:y0 + a.size, x0:x0 + a.size]
             batch.append(crop.flip(2) if rng.random() < 0.5 else crop)
-        x = torch.stack(batch)
+        x = torch.stack(batch).to(dev)
         y = net(x)
         fy = vgg(y)
         with torch.no_grad():
@@ -209,7 +221,7 @@ def main():
         if step % a.checkpoint_every == 0 or last:
             torch.save({"model": net.state_dict(), "optim": opt.state_dict(), "step": step}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
-            torch.save(net.state_dict(), os.path.join(a.out, "model.pth"))
+            torch.save({k: v.cpu() for k, v in net.state_dict().items()}, os.path.join(a.out, "model.pth"))
         if last:
             break
     log.close()

@@ -7,6 +7,7 @@
 #                                               FUZZ_NO_BUILD=1 skips the build
 #   tests/fuzz/fuzz.sh cmin [TARGET...]         minimize work/TARGET + corpus/TARGET into corpus/TARGET
 #   tests/fuzz/fuzz.sh replay TARGET FILE...    run inputs once (e.g. a crash) on the instrumented build
+#   tests/fuzz/fuzz.sh hours                    CPU and wall hours per target, summed over runs.tsv
 #
 # Each target runs in libFuzzer's fork mode, so a crash, a hang (-timeout) or
 # a memory blow-up (-rss_limit_mb) is saved to crashes/TARGET/ and the run goes
@@ -44,6 +45,25 @@ summary() {
     done
 }
 
+# One line per target and run in runs.tsv (committed): the hours each target
+# has had add up over sessions there, since work/TARGET.time holds the last run only.
+ledger() {
+    local t=$1 line wall cpu
+    line=$(grep -a '^#[0-9]*: cov:' "work/$t.log" 2>/dev/null | tail -1)
+    read -r wall cpu < "work/$t.time" || return
+    [[ -s runs.tsv ]] || printf 'date\ttarget\twall_s\tcpu_s\texecs\tcov\tft\tcrashes_saved\n' > runs.tsv
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$wall" "$cpu" \
+        "$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$line")" "$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$line")" \
+        "$(sed -E 's/.* ft: ([0-9]+).*/\1/' <<<"$line")" "$(ls "crashes/$t" 2>/dev/null | grep -c '^crash-')" >> runs.tsv
+}
+
+# CPU hours per target over every run in runs.tsv.
+hours() {
+    printf '%-13s %5s %9s %9s\n' target runs cpu_h wall_h
+    awk -F'\t' 'NR > 1 { cpu[$2] += $4; wall[$2] += $3; n[$2]++ }
+        END { for (t in cpu) printf "%-13s %5d %9.2f %9.2f\n", t, n[t], cpu[t] / 3600, wall[t] / 3600 }' runs.tsv | sort
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
 run)
@@ -63,6 +83,7 @@ run)
                 -timeout=30 -rss_limit_mb=2048 -max_len=65536 -max_total_time="$secs" \
                 -artifact_prefix="crashes/$t/" > "work/$t.log" 2>&1; } 2> "work/$t.time.raw"
             awk '{printf "%.0f %.0f\n", $1, $2 + $3}' "work/$t.time.raw" > "work/$t.time"
+            ledger "$t"
         ) &
     done
     wait
@@ -88,6 +109,9 @@ cmin)
 replay)
     t="${1:?target}"; shift
     RESTYLE_FUZZ_TARGET="$t" "$bin" -runs=1 "$@"
+    ;;
+hours)
+    hours
     ;;
 summary)
     targets=("$@"); [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")

@@ -148,7 +148,7 @@ fn max_pool_ceil(x: &Tensor) -> candle_core::Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let x = if h % 2 == 1 { x.pad_with_same(2, 0, 1)? } else { x.clone() };
     let x = if w % 2 == 1 { x.pad_with_same(3, 0, 1)? } else { x };
-    x.max_pool2d(2)
+    crate::nn::max_pool2x2(&x)
 }
 
 /// The normalised VGG19 up to relu4_1.

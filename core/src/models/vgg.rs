@@ -149,11 +149,11 @@ impl Vgg {
         for (i, (name, conv, pool)) in self.convs.iter().enumerate().take(last + 1) {
             if *pool {
                 h = match self.cfg.pooling {
-                    Pooling::Max => h.max_pool2d(2)?,
+                    Pooling::Max => crate::nn::max_pool2x2(&h)?,
                     Pooling::Avg => h.avg_pool2d(2)?,
                 };
             }
-            h = conv.forward(&h)?.relu()?;
+            h = conv.forward_relu(&h)?;
             if wanted[i] {
                 out.push((name.clone(), h.clone()));
             }

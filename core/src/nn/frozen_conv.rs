@@ -16,14 +16,25 @@ pub(crate) struct FrozenConv {
     pub(crate) b: Tensor,
     /// W′ for the input gradient.
     w_t: Tensor,
+    /// The whole layer with its ReLU as one op (CPU, f32).
+    fused: Option<crate::ops::frozen_layer::FrozenConvRelu>,
 }
 
 impl FrozenConv {
     pub(crate) fn new(w: Tensor, b: Tensor) -> Result<Self> {
         let w_t = w.transpose(0, 1)?.contiguous()?.flip(&[2, 3])?.contiguous()?;
         let w = w.contiguous()?;
+        let fused = crate::ops::frozen_layer::FrozenConvRelu::new(&w, &b)?;
         let b = b.reshape((1, b.elem_count(), 1, 1))?;
-        Ok(FrozenConv { w, b, w_t })
+        Ok(FrozenConv { w, b, w_t, fused })
+    }
+
+    /// relu(conv(x) + b): one op on the CPU (see `ops::frozen_layer`).
+    pub(crate) fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.fused {
+            Some(layer) if x.device().is_cpu() && x.dtype() == DType::F32 => Ok(layer.forward(x)?),
+            _ => Ok(self.forward(x)?.relu()?),
+        }
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {

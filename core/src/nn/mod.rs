@@ -85,6 +85,25 @@ pub fn tf_same_zero_pad(x: &Tensor, k: usize, s: usize) -> Result<Tensor> {
     x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)
 }
 
+/// 2×2 max pooling, stride 2, floor mode, with the right gradient (each
+/// window's to its maximum): one op on the CPU ([`crate::ops::pool`]),
+/// elsewhere a max over a reshaped view, because candle's own `max_pool2d`
+/// backward scales the gradient by ¼.
+pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return crate::ops::pool::max_pool2x2(x);
+    }
+    max_pool2x2_portable(x)
+}
+
+/// [`max_pool2x2`] from candle ops (any device): a max over each window of
+/// a reshaped view, whose backward sends the gradient to the maximum.
+pub fn max_pool2x2_portable(x: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    let (ho, wo) = (h / 2, w / 2);
+    x.narrow(2, 0, 2 * ho)?.narrow(3, 0, 2 * wo)?.contiguous()?.reshape((n, c, ho, 2, wo, 2))?.max_keepdim(5)?.max_keepdim(3)?.reshape((n, c, ho, wo))
+}
+
 /// Nearest-neighbour ×2 upsampling: every pixel repeated 2×2.
 pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
@@ -300,6 +319,19 @@ impl Module for ReflectConv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_pool_portable_matches_the_cpu_op_forward_and_grad() {
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1., (2, 3, 7, 10), &Device::Cpu).unwrap()).unwrap();
+        let r = Tensor::randn(0f32, 1., (2, 3, 3, 5), &Device::Cpu).unwrap();
+        let mut out = Vec::new();
+        for f in [max_pool2x2, max_pool2x2_portable] {
+            let y = f(x.as_tensor()).unwrap();
+            let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            out.push((y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), g.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()));
+        }
+        assert_eq!(out[0], out[1]);
+    }
 
     fn t(v: &[f32], shape: (usize, usize, usize, usize)) -> Tensor {
         Tensor::from_slice(v, shape, &Device::Cpu).unwrap()

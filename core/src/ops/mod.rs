@@ -6,8 +6,10 @@
 pub(crate) mod blocked;
 pub mod conv;
 pub(crate) mod frozen_grad;
+pub(crate) mod frozen_layer;
 pub(crate) mod gemm;
 pub(crate) mod norm;
 pub(crate) mod pad;
+pub(crate) mod pool;
 pub(crate) mod storage;
 pub(crate) mod winograd;
