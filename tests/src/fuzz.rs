@@ -28,6 +28,13 @@ fn file(name: &str, data: &[u8]) -> PathBuf {
 
 /// Runs `target` on `data`. Returns whether the input was accepted (for
 /// statistics only); panics only where restyle itself panics.
+/// Whether a panic now is one restyle turns into an error (candle's pickle
+/// reader, see `restyle_weights::import::pickle_guard`): the fuzzer's
+/// aborting panic hook must let it unwind.
+pub fn panic_is_guarded() -> bool {
+    restyle_weights::import::pickle_guard::inside()
+}
+
 pub fn run(target: &str, data: &[u8]) -> bool {
     match target {
         "onnx" => onnx(data),

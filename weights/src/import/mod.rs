@@ -13,7 +13,7 @@ pub mod multistyle26;
 pub mod fast_pth;
 pub mod adain;
 pub mod torch_legacy;
-mod pickle_guard;
+pub mod pickle_guard;
 // Wheels hold files for the importers above (`crate::wheel` is this module too).
 pub mod wheel;
 
