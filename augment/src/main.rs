@@ -196,6 +196,11 @@ fn fit(dir: &Path, engine: &dyn Engine) -> Result<StyleDistribution> {
     Ok(StyleDistribution::fit(&vectors, format!("{} style images of {}", files.len(), dir.display()))?)
 }
 
+/// Freed feature maps are kept for the next op of the same shape instead of
+/// going back to the system (see `restyle_core::alloc`).
+#[global_allocator]
+static ALLOCATOR: restyle_core::alloc::RetainingAllocator = restyle_core::alloc::RetainingAllocator::new();
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {

@@ -152,6 +152,7 @@ def main():
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", help="start from these weights (.pth state dict or restyle's fp16 .safetensors)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -172,6 +173,14 @@ def main():
     opt = torch.optim.Adam(net.parameters(), a.lr)
     vgg = Vgg16(a.vgg).to(dev)
     start = 0
+    if a.init:
+        if a.init.endswith(".safetensors"):
+            from safetensors.torch import load_file
+            sd = load_file(a.init)
+        else:
+            sd = torch.load(a.init, map_location="cpu")
+        net.load_state_dict({k: v.float() for k, v in sd.items()})
+        print("initialised from", a.init)
     ckpt = os.path.join(a.out, "checkpoint.pth")
     if a.resume and os.path.exists(ckpt):
         st = torch.load(ckpt, map_location=dev)

@@ -17,6 +17,7 @@
 //! | [`style_distribution`] | random styles: style vectors drawn from N(μ, Σ) of paintings (augment, Python) |
 //! | [`device`], [`error`], [`progress`], [`fsio`], [`profile`], [`rng`] | leaves used everywhere |
 
+pub mod alloc;
 pub mod budget;
 pub mod device;
 pub mod error;

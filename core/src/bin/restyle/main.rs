@@ -46,6 +46,11 @@ enum Command {
     VideoMetrics(video_metrics::VideoMetricsArgs),
 }
 
+/// Freed feature maps are kept for the next op of the same shape instead of
+/// going back to the system (see `restyle_core::alloc`).
+#[global_allocator]
+static ALLOCATOR: restyle_core::alloc::RetainingAllocator = restyle_core::alloc::RetainingAllocator::new();
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
