@@ -202,6 +202,7 @@ fn fit(dir: &Path, engine: &dyn Engine) -> Result<StyleDistribution> {
 static ALLOCATOR: restyle_core::alloc::RetainingAllocator = restyle_core::alloc::RetainingAllocator::new();
 
 fn main() -> Result<()> {
+    ALLOCATOR.set_cap(restyle_core::alloc::cap_for(restyle_core::budget::physical_memory()));
     let cli = Cli::parse();
     match cli.command {
         Command::Run(a) => {

@@ -10,7 +10,10 @@
 //! frame, so a block kept by its exact layout is asked for again.
 //!
 //! Blocks of at least [`MIN_BLOCK`] bytes are kept, up to [`SLOTS`] blocks
-//! and [`CAP`] bytes in all (the oldest given back to the system first).
+//! and a byte cap in all (the oldest given back to the system first): [`CAP`]
+//! until `main` sets the machine's with [`RetainingAllocator::set_cap`]
+//! ([`cap_for`]: an eighth of the physical memory, at most 4 GiB: a
+//! training step's activations outgrow 1 GiB).
 //! Everything else, and every block handed out, is the system allocator's,
 //! so `realloc` and `dealloc` of any pointer stay valid for it. Libraries
 //! (the C ABI, the Python module, the plug-ins) leave the host process's
@@ -18,14 +21,19 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Smaller blocks are left to the system allocator (its bins reuse them).
 pub const MIN_BLOCK: usize = 1 << 20;
-/// At most this many bytes kept.
+/// At most this many bytes kept until [`RetainingAllocator::set_cap`].
 pub const CAP: usize = 1 << 30;
 /// At most this many blocks kept.
-pub const SLOTS: usize = 64;
+pub const SLOTS: usize = 256;
+
+/// The cap for a machine with `physical` bytes of memory (unknown: [`CAP`]).
+pub fn cap_for(physical: Option<u64>) -> usize {
+    physical.map_or(CAP, |p| (p / 8).min(4 << 30) as usize)
+}
 
 #[derive(Clone, Copy)]
 struct Block {
@@ -47,6 +55,7 @@ pub struct RetainingAllocator {
     /// allocate (some platforms' mutexes box themselves on first use), and
     /// large allocations are rare enough that it is never contended long.
     locked: AtomicBool,
+    cap: AtomicUsize,
     cache: UnsafeCell<Cache>,
 }
 
@@ -57,12 +66,18 @@ impl RetainingAllocator {
     pub const fn new() -> Self {
         RetainingAllocator {
             locked: AtomicBool::new(false),
+            cap: AtomicUsize::new(CAP),
             cache: UnsafeCell::new(Cache {
                 blocks: [Block { addr: 0, size: 0, align: 0 }; SLOTS],
                 len: 0,
                 bytes: 0,
             }),
         }
+    }
+
+    /// Keeps at most `bytes` (blocks kept beyond it go back on the next free).
+    pub fn set_cap(&self, bytes: usize) {
+        self.cap.store(bytes, Ordering::Relaxed);
     }
 
     fn with_cache<R>(&self, f: impl FnOnce(&mut Cache) -> R) -> R {
@@ -96,11 +111,12 @@ impl RetainingAllocator {
     /// `p` must be a live block of layout `l` from [`System`] that the
     /// caller gives up.
     unsafe fn keep(&self, p: *mut u8, l: Layout) -> bool {
-        if l.size() > CAP {
+        let cap = self.cap.load(Ordering::Relaxed);
+        if l.size() > cap {
             return false;
         }
         self.with_cache(|c| {
-            while c.len == SLOTS || c.bytes + l.size() > CAP {
+            while c.len == SLOTS || c.bytes + l.size() > cap {
                 let old = c.blocks[0];
                 let len = c.len;
                 c.blocks.copy_within(1..len, 0);

@@ -52,6 +52,7 @@ enum Command {
 static ALLOCATOR: restyle_core::alloc::RetainingAllocator = restyle_core::alloc::RetainingAllocator::new();
 
 fn main() -> anyhow::Result<()> {
+    ALLOCATOR.set_cap(restyle_core::alloc::cap_for(restyle_core::budget::physical_memory()));
     let cli = Cli::parse();
     match cli.command {
         Command::Weights(args) => weights::run(args),
