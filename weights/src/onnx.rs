@@ -111,11 +111,12 @@ impl TensorProto {
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
         let raw = &self.raw_data;
         // Checked: the dims are the file's, and their product can overflow.
-        let n = self
-            .shape()
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| Error::tensor(&self.name, format!("shape {:?} has too many elements", self.shape())))?;
+        // Zero dims count as 1 here: a tensor's strides are products of its
+        // other dims, and candle computes them unchecked (fuzzing found
+        // [0, 2^40, 2^40], zero elements but strides past usize).
+        let too_many = || Error::tensor(&self.name, format!("shape {:?} has too many elements", self.shape()));
+        self.shape().iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1))).ok_or_else(too_many)?;
+        let n: usize = self.shape().iter().product();
         let v: Vec<f32> = match self.data_type {
             data_type::FLOAT if !raw.is_empty() => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             data_type::FLOAT => self.float_data.clone(),
