@@ -46,7 +46,10 @@ def test_ctrl_c_interrupts_a_long_optimisation(weights_dir, tmp_path):
     """SIGINT to a process in a gatys run with a 300 s budget: KeyboardInterrupt
     within a few seconds, not when the budget runs out."""
     code = (
-        "import sys, time, numpy as np, restyle\n"
+        "import signal, sys, time, numpy as np, restyle\n"
+        # A launcher that ignores SIGINT (`nohup cmd &` in a script) passes
+        # that on, and Python then never raises KeyboardInterrupt.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "from test_restyle import painting\n"
         "img = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)\n"
