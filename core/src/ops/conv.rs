@@ -16,6 +16,7 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::ops::gemm::{matmul, View, BAND_ELEMS};
+use crate::ops::weight_grad;
 use crate::ops::storage::f32_slice;
 use crate::ops::{blocked, winograd};
 
@@ -480,10 +481,17 @@ impl CustomOp2 for WeightGrad {
         let &[_, o, _, _] = l2.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let &[_, c, _, _] = l1.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let g = Geometry::new(l1.dims(), &[o, c, self.kh, self.kw], self.stride)?;
-        let _span = crate::profile::span("conv-grad-weight", || g.label(Kernel::Im2col), g.flops());
         if l2.dims() != [g.n, g.o, g.ho, g.wo] {
             candle_core::bail!("conv2d grad: gradient {:?} does not match the output of {g:?}", l2.dims());
         }
+        let d = weight_grad::Dims { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, kh: g.kh, kw: g.kw };
+        if g.stride == 1 && weight_grad::serves(&d) {
+            let _span = crate::profile::span("conv-grad-weight", || g.label(Kernel::Im2col).replace("[im2col]", "[direct]"), g.flops());
+            if let Some(gw) = weight_grad::weight_grad(d, x, gy) {
+                return Ok((CpuStorage::F32(gw), Shape::from((g.o, g.c, g.kh, g.kw))));
+            }
+        }
+        let _span = crate::profile::span("conv-grad-weight", || g.label(Kernel::Im2col), g.flops());
         let plane = g.ho * g.wo;
         let mut gw = vec![0f32; g.o * g.k()];
         let mut cols = Vec::new();

@@ -12,4 +12,5 @@ pub(crate) mod norm;
 pub(crate) mod pad;
 pub(crate) mod pool;
 pub(crate) mod storage;
+pub(crate) mod weight_grad;
 pub(crate) mod winograd;

@@ -150,9 +150,14 @@ impl Trainer {
 
     /// One optimisation step on a fresh batch.
     pub fn train_step(&mut self) -> Result<StepLoss> {
-        let x = self.batch()?;
+        let x = {
+            let _span = crate::profile::span("data", || "decode + crop".into(), 0);
+            self.batch()?
+        };
         let (total, terms) = self.loss(&x)?;
-        self.opt.backward_step(&total)?;
+        let grads = total.backward()?;
+        let _span = crate::profile::span("optimizer", || "AdamW step".into(), 0);
+        self.opt.step(&grads)?;
         self.step += 1;
         Ok(terms)
     }

@@ -31,7 +31,7 @@ pub enum BenchWhat {
     Arbitrary,
     /// 3×3 stride-1 convolution kernels: im2col vs Winograd, forward and input gradient (no peer).
     Conv,
-    /// Where one network's time goes (--net fast|multistyle26|arbitrary|gatys): ms and GFLOP/s by layer kind and shape.
+    /// Where one network's time goes (--net fast|multistyle26|arbitrary|gatys|train-fast): ms and GFLOP/s by layer kind and shape.
     Profile,
     /// The optical flow (DIS presets) and the temporal step per frame at --sizes, on bikes.mp4 (needs ffmpeg).
     Flow,
@@ -47,7 +47,7 @@ pub enum BenchWhat {
 pub struct BenchArgs {
     #[arg(value_enum)]
     pub what: BenchWhat,
-    /// profile: the network (fast, multistyle26, arbitrary, gatys) [default: fast].
+    /// profile: the network (fast, multistyle26, arbitrary, gatys, train-fast) [default: fast].
     #[arg(long)]
     pub net: Option<String>,
     /// Comma-separated sizes (square images).

@@ -70,7 +70,22 @@ fn work(args: &BenchArgs, net: &str, dev: &candle_core::Device) -> Result<Work> 
                 Ok(())
             })
         }
-        other => bail!("bench profile: unknown network '{other}' (fast, multistyle26, arbitrary, gatys)"),
+        "train-fast" => {
+            // One training step of `bench train-fast` (its trainer, at the profiled size).
+            let scratch = tempfile::tempdir()?;
+            let (args, dev) = (args.clone(), dev.clone());
+            let trainers = std::cell::RefCell::new(std::collections::HashMap::new());
+            Box::new(move |size| {
+                let mut trainers = trainers.borrow_mut();
+                if !trainers.contains_key(&size) {
+                    let t = crate::bench_train::trainer(&args, &dev, size, &scratch.path().join(size.to_string()))?;
+                    trainers.insert(size, t);
+                }
+                trainers.get_mut(&size).expect("inserted above").train_step()?;
+                Ok(())
+            })
+        }
+        other => bail!("bench profile: unknown network '{other}' (fast, multistyle26, arbitrary, gatys, train-fast)"),
     })
 }
 

@@ -19,23 +19,10 @@ const WIDTHS: (usize, usize, usize) = (32, 64, 128);
 pub fn rows(args: &BenchArgs) -> Result<Vec<Row>> {
     let dev = args.device.parse::<DeviceChoice>()?.open()?;
     let sizes = if args.sizes == [256, 512] { vec![256] } else { args.sizes.clone() };
-    let style = args.shared.join("data/style/starry_night.jpg");
-    let content = args.shared.join("data/coco128/images/train2017");
-    let vgg_onnx = args.shared.join("weights/vgg16-keras-imagenet.onnx");
     let scratch = tempfile::tempdir().context("a scratch folder for the training runs")?;
     let mut rows = Vec::new();
     for &size in &sizes {
-        let vgg = restyle_core::method::open::vgg(&vgg_onnx, restyle_core::models::vgg::Pooling::Max, &dev)?;
-        let cfg = TrainConfig {
-            style: style.clone(),
-            content_dirs: vec![content.clone()],
-            out_dir: scratch.path().join(format!("restyle-{size}")),
-            size,
-            batch: BATCH,
-            net: NetConfig { c1: WIDTHS.0, c2: WIDTHS.1, c3: WIDTHS.2, num_res: 5 },
-            ..TrainConfig::default()
-        };
-        let mut t = Trainer::new(cfg, vgg, &dev)?;
+        let mut t = trainer(args, &dev, size, &scratch.path().join(format!("restyle-{size}")))?;
         for _ in 0..args.warmup {
             t.train_step()?;
         }
@@ -52,6 +39,23 @@ pub fn rows(args: &BenchArgs) -> Result<Vec<Row>> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// The benchmarked trainer: starry_night on coco128 crops of `size`,
+/// batch 4, widths 32/64/128, checkpoints into `out_dir` (also used by
+/// `bench profile --net train-fast`).
+pub fn trainer(args: &BenchArgs, dev: &candle_core::Device, size: usize, out_dir: &Path) -> Result<Trainer> {
+    let vgg = restyle_core::method::open::vgg(&args.shared.join("weights/vgg16-keras-imagenet.onnx"), restyle_core::models::vgg::Pooling::Max, dev)?;
+    let cfg = TrainConfig {
+        style: args.shared.join("data/style/starry_night.jpg"),
+        content_dirs: vec![args.shared.join("data/coco128/images/train2017")],
+        out_dir: out_dir.to_path_buf(),
+        size,
+        batch: BATCH,
+        net: NetConfig { c1: WIDTHS.0, c2: WIDTHS.1, c3: WIDTHS.2, num_res: 5 },
+        ..TrainConfig::default()
+    };
+    Ok(Trainer::new(cfg, vgg, dev)?)
 }
 
 /// PyTorch's median seconds per step of `train_default.py` with the same
