@@ -8,7 +8,7 @@
 //! reflect-padded, bias-free and followed by CIN. Input and output RGB 0..1.
 
 use crate::image::RgbImage;
-use crate::nn::{normalize_then, reflect_pad, NormStats, ReflectConv, Then, IN_EPS};
+use crate::nn::{norm_then, reflect_pad, NormStats, ReflectConv, Then, IN_EPS};
 use crate::nn::tiling::{run_with_norm_stats, Tiling};
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -95,8 +95,7 @@ impl CinConv {
         // [1, S] × [S, C] → [1, C]: the blended γ and β.
         let gamma = blend.matmul(&self.gamma)?;
         let beta = blend.matmul(&self.beta)?;
-        let s = stats.next(&y, IN_EPS)?;
-        normalize_then(&y, &s, &gamma, &beta, then)
+        norm_then(&y, stats, &gamma, &beta, IN_EPS, then)
     }
 }
 

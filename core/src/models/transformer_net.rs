@@ -17,7 +17,7 @@
 //! into an image).
 
 use crate::image::RgbImage;
-use crate::nn::{normalize_then, reflect_pad, NormStats, ReflectConv, Then, IN_EPS};
+use crate::nn::{norm_then, reflect_pad, NormStats, ReflectConv, Then, IN_EPS};
 use crate::nn::tiling::{run_with_norm_stats, Tiling};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -105,8 +105,7 @@ impl InstanceNorm {
 
     /// The norm, then the ReLU or skip connection that follows it (fused).
     fn forward(&self, x: &Tensor, stats: &mut NormStats, then: Then) -> candle_core::Result<Tensor> {
-        let s = stats.next(x, IN_EPS)?;
-        normalize_then(x, &s, &self.weight, &self.bias, then)
+        norm_then(x, stats, &self.weight, &self.bias, IN_EPS, then)
     }
 }
 

@@ -41,10 +41,10 @@ pub fn reflect_pad(x: &Tensor, top: usize, bottom: usize, left: usize, right: us
     if top + bottom + left + right == 0 {
         return Ok(x.clone());
     }
-    // Inference on the CPU: one pass (ops::pad); training keeps candle's
-    // differentiable concatenation.
-    if inference_on_cpu(&[x]) && x.rank() == 4 {
-        return x.contiguous()?.apply_op1_no_bwd(&crate::ops::pad::ReflectPad { top, bottom, left, right });
+    // On the CPU one pass (ops::pad), with a one-pass backward for training.
+    if x.device().is_cpu() && x.dtype() == DType::F32 && x.rank() == 4 {
+        let op = crate::ops::pad::ReflectPad { top, bottom, left, right };
+        return if x.track_op() { x.contiguous()?.apply_op1(op) } else { x.contiguous()?.apply_op1_no_bwd(&op) };
     }
     reflect_pad_portable(x, top, bottom, left, right)
 }
@@ -223,6 +223,27 @@ fn inference_on_cpu(ts: &[&Tensor]) -> bool {
 pub fn instance_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
     let stats = InstanceStats::of(x, eps)?;
     normalize(x, &stats, gamma, beta)
+}
+
+/// The next instance norm of a network (γ/β `[C]` or `[N, C]`), with the
+/// statistics `stats` gives, then `then`. Training on the CPU with the
+/// input's own statistics runs as one differentiable op
+/// ([`crate::ops::norm::NormAct`]) instead of candle's graph of means and
+/// broadcasts.
+pub fn norm_then(x: &Tensor, stats: &mut NormStats, gamma: &Tensor, beta: &Tensor, eps: f64, then: Then) -> Result<Tensor> {
+    let cpu_f32 = [x, gamma, beta].iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
+    if matches!(stats, NormStats::Own) && cpu_f32 && x.track_op() && x.rank() == 4 {
+        let relu = matches!(then, Then::Relu);
+        if let Then::Nothing | Then::Relu | Then::Add(_) = then {
+            let y = x.contiguous()?.apply_op3(gamma, beta, crate::ops::norm::NormAct::new(eps, relu))?;
+            return match then {
+                Then::Add(r) => r + y,
+                _ => Ok(y),
+            };
+        }
+    }
+    let s = stats.next(x, eps)?;
+    normalize_then(x, &s, gamma, beta, then)
 }
 
 /// Where a network takes the statistics of its instance norms from: its own
@@ -453,6 +474,16 @@ mod tests {
                 let d = (fast - plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
                 assert_eq!(d, 0.0, "{n}x{c}x{h}x{w} pad {t}/{b}/{l}/{r}");
             }
+        }
+        // Training: the one-pass backward equals the concatenation's.
+        let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 7, 9), &dev).unwrap()).unwrap();
+        for &(t, b, l, r) in &[(4, 4, 4, 4), (1, 0, 2, 3), (0, 1, 0, 1)] {
+            let fast = reflect_pad(&x, t, b, l, r).unwrap();
+            let plain = reflect_pad_portable(&x, t, b, l, r).unwrap();
+            let weight = Tensor::randn(0f32, 1.0, fast.dims(), &dev).unwrap();
+            let grad = |y: &Tensor| (y * &weight).unwrap().sum_all().unwrap().backward().unwrap().get(&x).unwrap().clone();
+            let d = (grad(&fast) - grad(&plain)).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(d < 1e-5, "pad {t}/{b}/{l}/{r}: gradient differs by {d}");
         }
         // A pad as large as the axis is an error on both paths, never a panic.
         let x = Tensor::zeros((1, 1, 3, 3), candle_core::DType::F32, &dev).unwrap();

@@ -388,14 +388,20 @@ impl CustomOp2 for Conv {
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let gx = grad.apply_op2_no_bwd(w, &InputGrad { stride: self.stride, h: x.dim(2)?, w: x.dim(3)?, kernel: self.kernel })?;
+        // An input that nothing upstream differentiates (a network's first
+        // layer on the image) needs no gradient: skip that convolution.
+        let gx = if x.track_op() {
+            Some(grad.apply_op2_no_bwd(w, &InputGrad { stride: self.stride, h: x.dim(2)?, w: x.dim(3)?, kernel: self.kernel })?)
+        } else {
+            None
+        };
         // Frozen weights (VGG, inference) need no gradient: skip its gemm.
         let gw = if w.is_variable() {
             Some(x.apply_op2_no_bwd(&grad, &WeightGrad { stride: self.stride, kh: w.dim(2)?, kw: w.dim(3)? })?)
         } else {
             None
         };
-        Ok((Some(gx), gw))
+        Ok((gx, gw))
     }
 }
 

@@ -7,7 +7,7 @@
 //! Input RGB 0..1 `[N, 3, H, W]` with H, W multiples of 4 ([`Transfer::stylize`]
 //! pads any size); output RGB in (0, 1) (sigmoid).
 
-use crate::nn::{normalize_then, NormStats, ReflectConv, Then, IN_EPS};
+use crate::nn::{norm_then, NormStats, ReflectConv, Then, IN_EPS};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use restyle_weights::import::magenta::{transform_convs, STYLE_DIM};
@@ -78,8 +78,7 @@ impl Transfer {
         // (`up`: upsampled ×2 first, inside the convolution's indexing.)
         let mut cin = |i: usize, x: &Tensor, up: bool, then: Then| -> Result<Tensor> {
             let y = self.cin_convs[i].forward_with(x, up, false)?;
-            let s = stats.next(&y, IN_EPS)?;
-            Ok(normalize_then(&y, &s, &p.gamma[i], &p.beta[i], then)?)
+            Ok(norm_then(&y, stats, &p.gamma[i], &p.beta[i], IN_EPS, then)?)
         };
         for k in 0..5 {
             let r = cin(2 * k, &h, false, Then::Relu)?;
