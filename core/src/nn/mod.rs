@@ -235,7 +235,7 @@ pub fn norm_then(x: &Tensor, stats: &mut NormStats, gamma: &Tensor, beta: &Tenso
     if matches!(stats, NormStats::Own) && cpu_f32 && x.track_op() && x.rank() == 4 {
         let relu = matches!(then, Then::Relu);
         if let Then::Nothing | Then::Relu | Then::Add(_) = then {
-            let y = x.contiguous()?.apply_op3(gamma, beta, crate::ops::norm::NormAct::new(eps, relu))?;
+            let y = x.contiguous()?.apply_op3(&gamma.contiguous()?, &beta.contiguous()?, crate::ops::norm::NormAct::new(eps, relu))?;
             return match then {
                 Then::Add(r) => r + y,
                 _ => Ok(y),
