@@ -21,7 +21,7 @@ pub fn gram(f: &Tensor, shift: f64) -> Result<Tensor> {
     let (n, c, h, w) = f.dims4()?;
     let f = f.reshape((n, c, h * w))?;
     let f = if shift != 0.0 { (f + shift)? } else { f };
-    let g = f.matmul(&f.t()?)?;
+    let g = crate::ops::gram::gram(&f)?;
     Ok((g / (c * h * w) as f64)?)
 }
 

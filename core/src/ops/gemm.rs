@@ -32,6 +32,18 @@ impl<'a> View<'a> {
 /// with gemm's AVX-512 kernels on all threads.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul(m: usize, n: usize, k: usize, a: View, b: View, dst: &mut [f32], dst_stride: usize, accumulate: bool) {
+    multiply(m, n, k, a, b, dst, dst_stride, accumulate, rayon::current_num_threads());
+}
+
+/// [`matmul`] on the calling thread only (for callers that split the work
+/// across threads themselves).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_serial(m: usize, n: usize, k: usize, a: View, b: View, dst: &mut [f32], dst_stride: usize, accumulate: bool) {
+    multiply(m, n, k, a, b, dst, dst_stride, accumulate, 1);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn multiply(m: usize, n: usize, k: usize, a: View, b: View, dst: &mut [f32], dst_stride: usize, accumulate: bool, threads: usize) {
     if m == 0 || n == 0 || k == 0 {
         return;
     }
@@ -39,7 +51,6 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, a: View, b: View, dst: &mut [
     // writes inside the slices it was given.
     assert!(a.data.len() >= a.extent(m, k) && b.data.len() >= b.extent(k, n));
     assert!(dst.len() >= (m - 1) * dst_stride + n && dst_stride >= n);
-    let threads = rayon::current_num_threads();
     let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: every pointer comes from a live slice, and the asserts above
     // prove that the m×n / m×k / k×n index ranges with these strides lie

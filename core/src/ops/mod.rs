@@ -8,6 +8,7 @@ pub mod conv;
 pub(crate) mod frozen_grad;
 pub(crate) mod frozen_layer;
 pub(crate) mod gemm;
+pub(crate) mod gram;
 pub(crate) mod norm;
 pub(crate) mod pad;
 pub(crate) mod pool;
