@@ -140,7 +140,7 @@ impl CustomOp2 for FusedConv {
         }
         let g = self.g;
         let flops = if self.depthwise { g.flops() / g.c as u64 } else { g.flops() };
-        let label = || if self.depthwise { format!("{}x{} s{} depthwise {} @ {}×{} [blocked]", g.kh, g.kw, g.stride, g.c, g.h, g.w) } else { g.label(Kernel::Blocked) };
+        let label = || if self.depthwise { format!("{}x{} s{} depthwise {} @ {}×{} [blocked]", g.kh, g.kw, g.stride, g.c, g.h, g.w) } else { g.label("blocked") };
         let _span = crate::profile::span("conv", label, flops);
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
         let (vh, vw) = inp.virtual_size();
@@ -234,9 +234,9 @@ impl Geometry {
         2 * (self.n * self.o * self.ho * self.wo * self.k()) as u64
     }
 
-    /// The shape and the kernel that serves it, for the profile.
-    fn label(&self, kernel: Kernel) -> String {
-        let which = if self.blocked(kernel) {
+    /// The kernel that serves the forward of this geometry, for the profile.
+    fn kernel_name(&self, kernel: Kernel) -> &'static str {
+        if self.blocked(kernel) {
             "blocked"
         } else if self.winograd(kernel) {
             "winograd"
@@ -244,7 +244,11 @@ impl Geometry {
             "direct"
         } else {
             "im2col"
-        };
+        }
+    }
+
+    /// The shape and the kernel named `which`, for the profile.
+    fn label(&self, which: &str) -> String {
         format!("{}x{} s{} {}→{} @ {}×{} [{which}]", self.kh, self.kw, self.stride, self.c, self.o, self.h, self.w)
     }
 
@@ -355,7 +359,7 @@ impl CustomOp2 for Conv {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::new(l1.dims(), l2.dims(), self.stride)?;
-        let _span = crate::profile::span("conv", || g.label(self.kernel), g.flops());
+        let _span = crate::profile::span("conv", || g.label(g.kernel_name(self.kernel)), g.flops());
         let (x, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
         if g.blocked(self.kernel) {
             let mut out = vec![0f32; g.n * g.o * g.ho * g.wo];
@@ -429,7 +433,7 @@ impl CustomOp2 for InputGrad {
         let &[n, _, _, _] = l1.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let &[_, c, _, _] = l2.dims() else { candle_core::bail!("conv2d grad: expected 4-d") };
         let g = Geometry::new(&[n, c, self.h, self.w], l2.dims(), self.stride)?;
-        let _span = crate::profile::span("conv-grad-input", || g.label(self.kernel), g.flops());
+        let _span = crate::profile::span("conv-grad-input", || g.label(g.kernel_name(self.kernel)), g.flops());
         if l1.dims() != [g.n, g.o, g.ho, g.wo] {
             candle_core::bail!("conv2d grad: gradient {:?} does not match the output of {g:?}", l1.dims());
         }
@@ -492,12 +496,12 @@ impl CustomOp2 for WeightGrad {
         }
         let d = weight_grad::Dims { n: g.n, c: g.c, h: g.h, w: g.w, o: g.o, kh: g.kh, kw: g.kw };
         if g.stride == 1 && weight_grad::serves(&d) {
-            let _span = crate::profile::span("conv-grad-weight", || g.label(Kernel::Im2col).replace("[im2col]", "[direct]"), g.flops());
+            let _span = crate::profile::span("conv-grad-weight", || g.label("direct"), g.flops());
             if let Some(gw) = weight_grad::weight_grad(d, x, gy) {
                 return Ok((CpuStorage::F32(gw), Shape::from((g.o, g.c, g.kh, g.kw))));
             }
         }
-        let _span = crate::profile::span("conv-grad-weight", || g.label(Kernel::Im2col), g.flops());
+        let _span = crate::profile::span("conv-grad-weight", || g.label("im2col"), g.flops());
         let plane = g.ho * g.wo;
         let mut gw = vec![0f32; g.o * g.k()];
         let mut cols = Vec::new();

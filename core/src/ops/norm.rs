@@ -92,14 +92,18 @@ impl CustomOp1 for PlaneAffine {
         let x = f32_slice(s, l)?;
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).enumerate().for_each(|(i, (o, p))| {
-            let (a, b) = (self.scale[i], self.shift[i]);
-            match self.clamp {
-                Clamp::None => o.iter_mut().zip(p).for_each(|(o, &v)| *o = v * a + b),
-                Clamp::Relu => o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).max(0.0)),
-                Clamp::Relu6 => o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).clamp(0.0, 6.0)),
-            }
+            affine_plane(o, p, self.scale[i], self.shift[i], self.clamp);
         });
         Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+}
+
+/// `o = clamp(p·a + b)` over one plane.
+fn affine_plane(o: &mut [f32], p: &[f32], a: f32, b: f32, clamp: Clamp) {
+    match clamp {
+        Clamp::None => o.iter_mut().zip(p).for_each(|(o, &v)| *o = v * a + b),
+        Clamp::Relu => o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).max(0.0)),
+        Clamp::Relu6 => o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).clamp(0.0, 6.0)),
     }
 }
 
@@ -180,11 +184,7 @@ impl CustomOp3 for NormAct {
             *st = (mean, inv_std);
             let a = per_plane(gamma, i, c) * inv_std;
             let b = per_plane(beta, i, c) - mean * a;
-            if self.relu {
-                o.iter_mut().zip(p).for_each(|(o, &v)| *o = (v * a + b).max(0.0));
-            } else {
-                o.iter_mut().zip(p).for_each(|(o, &v)| *o = v * a + b);
-            }
+            affine_plane(o, p, a, b, if self.relu { Clamp::Relu } else { Clamp::None });
         });
         *self.stats.lock().map_err(|_| candle_core::Error::Msg("instance norm: poisoned statistics".into()))? = stats;
         Ok((CpuStorage::F32(out), l1.shape().clone()))

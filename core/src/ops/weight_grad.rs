@@ -64,18 +64,17 @@ pub(crate) fn weight_grad(d: Dims, x: &[f32], gy: &[f32]) -> Option<Vec<f32>> {
     let blocks = d.o.div_ceil(ob);
     // Task order (c, block, ky): neighbouring tasks, which rayon hands to
     // the same thread, read the same input plane and gradient planes.
-    let sums: Vec<Vec<f32>> = (0..d.c * blocks * d.kh)
+    let sums: Vec<(Task, Vec<f32>)> = (0..d.c * blocks * d.kh)
         .into_par_iter()
         .map(|t| {
-            let (ky, blk, c) = (t % d.kh, (t / d.kh) % blocks, t / (d.kh * blocks));
-            task(&d, x, gy, c, blk * ob, ky)
+            let task = Task { ky: t % d.kh, o0: (t / d.kh) % blocks * ob, c: t / (d.kh * blocks) };
+            (task, task_sums(&d, x, gy, task))
         })
         .collect();
     let mut gw = vec![0f32; d.o * d.c * d.kh * d.kw];
-    for (t, s) in sums.iter().enumerate() {
-        let (ky, blk, c) = (t % d.kh, (t / d.kh) % blocks, t / (d.kh * blocks));
+    for (Task { c, o0, ky }, s) in sums {
         for (j, row) in s.chunks(d.kw).enumerate() {
-            let o = blk * ob + j;
+            let o = o0 + j;
             if o < d.o {
                 gw[((o * d.c + c) * d.kh + ky) * d.kw..][..d.kw].copy_from_slice(row);
             }
@@ -84,8 +83,17 @@ pub(crate) fn weight_grad(d: Dims, x: &[f32], gy: &[f32]) -> Option<Vec<f32>> {
     Some(gw)
 }
 
+/// One task's share of ∂W: input channel `c`, output channels from `o0`
+/// (a block of `block_for(kw)`), filter row `ky`.
+#[derive(Clone, Copy, Debug)]
+struct Task {
+    c: usize,
+    o0: usize,
+    ky: usize,
+}
+
 /// The `OB × kw` sums of one task, row-major by output channel.
-fn task(d: &Dims, x: &[f32], gy: &[f32], c: usize, o0: usize, ky: usize) -> Vec<f32> {
+fn task_sums(d: &Dims, x: &[f32], gy: &[f32], Task { c, o0, ky }: Task) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     {
         macro_rules! run {
