@@ -128,15 +128,17 @@ pub const RESTYLE_PARAMS_SIZE_V2: usize = std::mem::size_of::<RestyleParams>();
 pub const RESTYLE_PARAMS_SIZES: [usize; 2] = [RESTYLE_PARAMS_SIZE_V1, RESTYLE_PARAMS_SIZE_V2];
 
 impl Default for RestyleParams {
+    /// The core's [`restyle_core::request::Request`] defaults, in the C struct's terms.
     fn default() -> Self {
+        let core = restyle_core::request::Request::default();
         RestyleParams {
             struct_size: std::mem::size_of::<RestyleParams>(),
             method: RESTYLE_METHOD_ARBITRARY,
-            strength: 1.0,
+            strength: core.strength,
             preserve_color: RESTYLE_PRESERVE_NONE,
             working_size: 0,
             iterations: 0,
-            seed: 0,
+            seed: core.seed,
             device: std::ptr::null(),
             style_path: std::ptr::null(),
             style_image: std::ptr::null(),

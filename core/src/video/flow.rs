@@ -146,6 +146,9 @@ pub enum FlowPreset {
 }
 
 impl FlowPreset {
+    /// The preset of [`crate::video::TemporalOptions::default`].
+    pub const DEFAULT: FlowPreset = FlowPreset::Fast;
+
     pub fn params(self) -> DisParams {
         match self {
             FlowPreset::UltraFast => DisParams { finest_scale: 2, patch_size: 8, patch_stride: 5, iterations: 12 },
@@ -160,6 +163,12 @@ impl FlowPreset {
             FlowPreset::Fast => "fast",
             FlowPreset::Medium => "medium",
         }
+    }
+}
+
+impl std::fmt::Display for FlowPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -28,6 +28,22 @@ pub enum TemporalMode {
     Flow,
 }
 
+impl TemporalMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            TemporalMode::None => "none",
+            TemporalMode::Ema => "ema",
+            TemporalMode::Flow => "flow",
+        }
+    }
+}
+
+impl std::fmt::Display for TemporalMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl std::str::FromStr for TemporalMode {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -72,7 +88,7 @@ impl Default for TemporalOptions {
         TemporalOptions {
             mode: TemporalMode::Flow,
             strength: 0.8,
-            flow: FlowPreset::Fast.params(),
+            flow: FlowPreset::DEFAULT.params(),
             flow_size: 512,
             feather: 2,
             cut_luma: 0.25,

@@ -71,7 +71,7 @@ pub struct StyleArgs {
     #[arg(long)]
     pub style_id: Option<String>,
     /// 0..1: how strongly to apply the style.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = Request::default().strength)]
     pub strength: f32,
     /// Shorter side the style image is seen at (brush scale); default 256 for arbitrary.
     #[arg(long)]
@@ -94,7 +94,7 @@ pub struct StyleArgs {
     /// Folder with the weights (else RESTYLE_WEIGHTS_DIR, the cache, the hub).
     #[arg(long)]
     pub weights_dir: Option<PathBuf>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = Request::default().seed)]
     pub seed: u64,
 }
 

@@ -32,31 +32,31 @@ pub struct FastArgs {
     #[arg(long = "content-dir", required = true)]
     pub content_dirs: Vec<PathBuf>,
     /// Output folder: checkpoint.safetensors, checkpoint.json, loss.csv, model-fp16.safetensors.
-    #[arg(long, default_value = "restyle-train")]
+    #[arg(long, default_value_os_t = TrainConfig::default().out_dir)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = TrainConfig::default().size)]
     pub size: usize,
     /// Longest side of the style image.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = TrainConfig::default().style_size)]
     pub style_size: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
     pub batch: usize,
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = TrainConfig::default().steps)]
     pub steps: usize,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
     pub lr: f64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = TrainConfig::default().content_weight)]
     pub content_weight: f64,
-    #[arg(long, default_value_t = 3.3e4)]
+    #[arg(long, default_value_t = TrainConfig::default().style_weight)]
     pub style_weight: f64,
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = TrainConfig::default().tv_weight)]
     pub tv_weight: f64,
     /// Channel widths c1,c2,c3 (pytorch/examples: 32,64,128).
-    #[arg(long, default_value = "32,64,128", value_delimiter = ',')]
+    #[arg(long, default_values_t = default_widths(), value_delimiter = ',')]
     pub widths: Vec<usize>,
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = TrainConfig::default().net.num_res)]
     pub res_blocks: usize,
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = TrainConfig::default().checkpoint_every)]
     pub checkpoint_every: usize,
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
@@ -68,8 +68,14 @@ pub struct FastArgs {
     pub weights_dir: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: String,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
+}
+
+/// The transformer's default widths, from core.
+fn default_widths() -> Vec<usize> {
+    let n = NetConfig::default();
+    vec![n.c1, n.c2, n.c3]
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {

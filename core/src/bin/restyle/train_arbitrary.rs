@@ -18,30 +18,30 @@ pub struct ArbitraryArgs {
     pub content_dirs: Vec<PathBuf>,
     /// Output folder: magenta-arbitrary-{predict,transform}.safetensors (load with
     /// `--weights-dir OUT`), checkpoint.json, loss.csv.
-    #[arg(long, default_value = "restyle-train-arbitrary")]
+    #[arg(long, default_value_os_t = ArbitraryTrainConfig::default().out_dir)]
     pub out: PathBuf,
     /// Content crop side (a multiple of 4).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().size)]
     pub size: usize,
     /// Style crop side.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().style_size)]
     pub style_size: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().batch)]
     pub batch: usize,
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().steps)]
     pub steps: usize,
-    #[arg(long, default_value_t = 2e-5)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().lr)]
     pub lr: f64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().content_weight)]
     pub content_weight: f64,
-    #[arg(long, default_value_t = 3.3e4)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().style_weight)]
     pub style_weight: f64,
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().tv_weight)]
     pub tv_weight: f64,
     /// Train only the transfer network.
     #[arg(long)]
     pub freeze_predict: bool,
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().checkpoint_every)]
     pub checkpoint_every: usize,
     /// Continue from the checkpoint in OUT.
     #[arg(long)]
@@ -57,7 +57,7 @@ pub struct ArbitraryArgs {
     pub weights_dir: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: String,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = ArbitraryTrainConfig::default().seed)]
     pub seed: u64,
 }
 

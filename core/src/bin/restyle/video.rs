@@ -51,16 +51,16 @@ pub struct VideoArgs {
 #[command(next_help_heading = "Video")]
 pub struct VideoOptions {
     /// Temporal consistency: flow (warp the previous output along the source's optical flow), ema (moving average), none.
-    #[arg(long, default_value = "flow", value_parser = parse_mode)]
+    #[arg(long, default_value_t = TemporalOptions::default().mode, value_parser = parse_mode)]
     pub temporal: TemporalMode,
     /// 0..1: weight of the previous output (flow: where it is trackable).
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = TemporalOptions::default().strength)]
     pub temporal_strength: f32,
     /// Optical flow preset: ultrafast, fast, medium (about 6, 12, 48 ms per flow at 512², two flows a frame).
-    #[arg(long, default_value = "fast", value_parser = parse_preset)]
+    #[arg(long, default_value_t = FlowPreset::DEFAULT, value_parser = parse_preset)]
     pub flow_preset: FlowPreset,
     /// Feathering of the flow mask in pixels (0..16): erodes it, then blurs it; 0 blends right up to occlusions (less flicker, more ghosting on moving edges).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TemporalOptions::default().feather)]
     pub temporal_feather: usize,
     /// Scale the video so its longer side is this many pixels (the output's size) [default: the source's].
     #[arg(long)]
