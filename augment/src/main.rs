@@ -87,21 +87,21 @@ struct RunArgs {
     #[arg(long, default_value = "1.0")]
     strength: String,
     /// Stylized copies per selected image.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = PlanOptions::default().copies)]
     copies: u32,
     /// Also write each selected image unchanged.
     #[arg(long)]
     keep_originals: bool,
     /// Fraction of images to stylize (the rest are copied unchanged).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = PlanOptions::default().fraction)]
     fraction: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = PlanOptions::default().seed)]
     seed: u64,
     /// Longest side the network works at (results are scaled back to each image's size).
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = RunOptions::DEFAULT_WORKING_SIZE)]
     size: usize,
     /// Images decoded/written together (bounds memory).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = RunOptions::DEFAULT_BATCH)]
     batch: usize,
     /// Continue an interrupted run (outputs verified against the journal).
     #[arg(long)]
@@ -298,7 +298,7 @@ fn bench(b: BenchArgs) -> Result<()> {
             format: None,
             plan: PlanOptions { seed: 1, strength: (0.5, 1.0), ..PlanOptions::default() },
             working_size: size,
-            batch: 8,
+            batch: RunOptions::DEFAULT_BATCH,
             resume: false,
             shard: Shard::default(),
             progress: false,

@@ -41,6 +41,13 @@ pub struct RunOptions {
     pub limit: Option<usize>,
 }
 
+impl RunOptions {
+    /// `--size` when none is given (never upscales).
+    pub const DEFAULT_WORKING_SIZE: usize = 512;
+    /// `--batch` when none is given.
+    pub const DEFAULT_BATCH: usize = 8;
+}
+
 // The run's state types live in `state` (shared with `merge`); their old
 // paths under `run::` keep working.
 pub use crate::state::{RunConfig, ShardDone, Skipped};
