@@ -4,11 +4,6 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod bench_arbitrary;
-mod bench_conv;
-mod bench_flow;
-mod bench_profile;
-mod bench_train;
 mod gatys_args;
 mod style_vector;
 mod stylize;

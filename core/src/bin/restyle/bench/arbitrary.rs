@@ -4,7 +4,7 @@
 //! below 1 = faster). The Magenta transform ONNX has a fixed 384×384 input:
 //! onnxruntime cannot run the other sizes, so those have no ratio.
 
-use crate::bench::{gflop_of, BenchArgs, Row};
+use super::common::{gflop_of, BenchArgs, Row};
 use anyhow::{Context, Result};
 use restyle_core::models::arbitrary::{Options, STYLE_DIM};
 use restyle_core::device::DeviceChoice;
@@ -33,7 +33,7 @@ fn peer(args: &BenchArgs) -> Vec<serde_json::Value> {
         eprintln!("(peer skipped: {})", if args.no_peer { "--no-peer".to_string() } else { format!("{} not found", script.display()) });
         return Vec::new();
     }
-    let python = crate::bench::peer_python(args);
+    let python = super::common::peer_python(args);
     match std::process::Command::new(python).arg(&script).arg("arbitrary").output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
         Ok(o) => {

@@ -3,7 +3,7 @@
 //! the same as `restyle bench NET` times; the remainder no span covers
 //! (activations, pooling, copies, allocation) is reported as `other`.
 
-use crate::bench::{median, square, BenchArgs};
+use super::common::{median, square, BenchArgs};
 use anyhow::{bail, Result};
 use candle_core::Tensor;
 use restyle_core::device::DeviceChoice;
@@ -78,7 +78,7 @@ fn work(args: &BenchArgs, net: &str, dev: &candle_core::Device) -> Result<Work> 
             Box::new(move |size| {
                 let mut trainers = trainers.borrow_mut();
                 if !trainers.contains_key(&size) {
-                    let t = crate::bench_train::trainer(&args, &dev, size, &scratch.path().join(size.to_string()))?;
+                    let t = super::train::trainer(&args, &dev, size, &scratch.path().join(size.to_string()))?;
                     trainers.insert(size, t);
                 }
                 trainers.get_mut(&size).expect("inserted above").train_step()?;

@@ -4,7 +4,7 @@
 //! gradient — on the shapes of the style networks and VGG, with GFLOP/s
 //! counted as direct convolution (2·O·C·k² per output pixel).
 
-use crate::bench::BenchArgs;
+use super::common::BenchArgs;
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 use restyle_core::ops::conv::{conv2d_with, input_grad, Kernel};

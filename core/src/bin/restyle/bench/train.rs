@@ -4,7 +4,7 @@
 //! same network, VGG16 loss layers and Adam), in the same run, as a
 //! ratio. Content crops come from coco128, the style is starry_night.
 
-use crate::bench::{gflop_of, median, BenchArgs, Row};
+use super::common::{gflop_of, median, BenchArgs, Row};
 use anyhow::{Context, Result};
 use restyle_core::device::DeviceChoice;
 use restyle_core::models::transformer_net::Config as NetConfig;
@@ -61,7 +61,7 @@ pub fn trainer(args: &BenchArgs, dev: &candle_core::Device, size: usize, out_dir
 /// PyTorch's median seconds per step of `train_default.py` with the same
 /// shapes (it reads VGG16 from an .npz extracted from the same ONNX file).
 fn peer_step(args: &BenchArgs, size: usize, scratch: &Path) -> Option<(String, f64)> {
-    let python = crate::bench::peer_python(args);
+    let python = super::common::peer_python(args);
     let npz = scratch.join("vgg16_caffe.npz");
     let extract = format!(
         "import onnx,re,numpy as np; from onnx import numpy_helper as h; m=onnx.load({onnx:?}); np.savez({npz:?}, **{{'conv%s_%s.%s'%(r.group(1),r.group(2),'weight' if 'conv' in r.group(3) else 'bias'): h.to_array(t) for t in m.graph.initializer for r in [re.search(r'block(\\d)_conv(\\d)_1/(convolution/ReadVariableOp|Squeeze):0', t.name)] if r}})",

@@ -3,7 +3,7 @@
 //! (fast motion); and the temporal step's whole per-frame cost (flow both
 //! ways, consistency mask, feathering), which is what `restyle video` pays.
 
-use crate::bench::{median, BenchArgs};
+use super::common::{median, BenchArgs};
 use anyhow::{Context, Result};
 use restyle_core::video::ffmpeg::{self, Clip, Decoder};
 use restyle_core::video::flow::{dis, FlowPreset, Gray};
