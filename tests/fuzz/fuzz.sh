@@ -73,6 +73,11 @@ run)
     # would otherwise rebuild restyle-core first).
     [[ -n "${FUZZ_NO_BUILD:-}" ]] || build
     core="${FUZZ_CORE:-$(( $(nproc) - 1 ))}"
+    # `nice` alone does not yield to other work where the kernel groups
+    # processes by session (autogroup): a run started with setsid is a group
+    # of its own and gets a full share beside the user's builds. Lowering
+    # the group's weight too makes the fuzzers truly background work.
+    echo 19 > /proc/self/autogroup 2>/dev/null || true
     for t in "${targets[@]}"; do
         mkdir -p "work/$t" "crashes/$t"
         cp -n corpus/"$t"/* "work/$t/" 2>/dev/null
