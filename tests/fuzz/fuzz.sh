@@ -3,7 +3,8 @@
 #
 #   tests/fuzz/fuzz.sh run SECONDS [TARGET...]  build, then fuzz the targets (default: all 8)
 #                                               in parallel for SECONDS of wall time, all pinned
-#                                               to one core (FUZZ_CORE, default the last) and niced;
+#                                               to one core (FUZZ_CORE, default the last; a list
+#                                               such as 0-1 lets them float) and niced;
 #                                               FUZZ_NO_BUILD=1 skips the build
 #   tests/fuzz/fuzz.sh cmin [TARGET...]         minimize work/TARGET + corpus/TARGET into corpus/TARGET
 #   tests/fuzz/fuzz.sh replay TARGET FILE...    run inputs once (e.g. a crash) on the instrumented build
@@ -78,6 +79,15 @@ run)
     # of its own and gets a full share beside the user's builds. Lowering
     # the group's weight too makes the fuzzers truly background work.
     echo 19 > /proc/self/autogroup 2>/dev/null || true
+    # Most harnesses write each input to a scratch file (tempfile, so
+    # TMPDIR), and libFuzzer's fork mode passes its jobs files too. On a disk
+    # mounted with `discard` every truncate waits for the device: style_vector
+    # and labels jobs spent much of their time blocked, at a third of the CPU
+    # the others got. A tmpfs where there is one; removed after the run.
+    if [[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]]; then
+        TMPDIR=$(mktemp -d /dev/shm/restyle-fuzz.XXXXXX) && export TMPDIR
+        trap 'rm -rf "$TMPDIR"' EXIT
+    fi
     for t in "${targets[@]}"; do
         mkdir -p "work/$t" "crashes/$t"
         cp -n corpus/"$t"/* "work/$t/" 2>/dev/null
