@@ -103,7 +103,7 @@ impl Stylizer {
     /// back to the content size, alpha kept.
     pub fn stylize(&self, content: &Picture, request: &Request, progress: &mut ProgressFn) -> Result<Stylized> {
         request.validate()?;
-        self.check_applies(request)?;
+        self.kind().check_request(request)?;
         let (cw, ch) = (content.width(), content.height());
         // Before any resizing: a size too small for the method or too large
         // for memory is an error here, never an abort below.
@@ -130,28 +130,6 @@ impl Stylizer {
         }
         let out = out.resize(cw, ch)?;
         Ok(Stylized { picture: content.with_rgb(out)?, completed: run.completed })
-    }
-
-    /// Request fields the method cannot use are errors, not silently ignored.
-    fn check_applies(&self, request: &Request) -> Result<()> {
-        let kind = self.kind();
-        let refuse = |what: &str| Err(Error::InvalidArgument(format!("the {kind} method does not take {what}")));
-        if !request.styles.is_empty() && !kind.takes_style_images() {
-            return refuse("style images (its styles are built in)");
-        }
-        if request.style_vector.is_some() && !kind.takes_style_vector() {
-            return refuse("a style vector");
-        }
-        if request.style_stats.is_some() && kind != MethodKind::AdaIN {
-            return refuse("precomputed style statistics (AdaIN's)");
-        }
-        if (request.iterations.is_some() || request.max_seconds.is_some()) && !kind.is_optimisation() {
-            return refuse("iterations or a time budget (it runs in one pass)");
-        }
-        if request.style_size.is_some() && !kind.takes_style_images() {
-            return refuse("a style size");
-        }
-        Ok(())
     }
 
     /// One method on the working image.

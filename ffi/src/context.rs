@@ -171,6 +171,7 @@ pub(crate) fn plan(params: &RestyleParams) -> FfiResult<(Key, Request)> {
     }
     // The same checks as every front end, before any weights load.
     request.validate()?;
+    kind.check_request(&request)?;
     let key = Key { method: kind, model, device, style_weights: unsafe { style_weights(params)? } };
     Ok((key, request))
 }
@@ -268,4 +269,21 @@ fn load_method(ctx: &State, key: &Key, device: &candle_core::Device) -> FfiResul
         restyle_core::Error::Device(_) => FfiError::from(e),
         e => FfiError::new(RestyleStatus::Weights, e.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RestyleParams, RESTYLE_METHOD_GATYS};
+
+    /// `plan` runs before any weights load: a Gatys call without a style is
+    /// refused there, not after VGG16 has been read (found by the capi fuzz
+    /// target, whose first Gatys input in each job took 5 s).
+    #[test]
+    fn gatys_without_a_style_is_refused_before_loading() {
+        let params = RestyleParams { method: RESTYLE_METHOD_GATYS, ..RestyleParams::default() };
+        let e = plan(&params).expect_err("no style");
+        assert_eq!(e.status, RestyleStatus::InvalidArgument);
+        assert!(e.message.contains("needs a style image"), "{}", e.message);
+    }
 }

@@ -20,6 +20,7 @@ use crate::models::vgg::{Pooling, Vgg};
 use crate::models::{adain, arbitrary, multistyle, transformer_net::TransformerNet};
 use crate::nn::tiling::Tiling;
 use crate::nst::gatys::{Gatys, GatysConfig};
+use crate::request::Request;
 use crate::{Error, Result};
 use candle_core::Device;
 use open::{BUILTIN_MODELS, DEFAULT_MODEL};
@@ -107,6 +108,37 @@ impl MethodKind {
     /// Optimisation (iterations, time budget) rather than one pass.
     pub fn is_optimisation(self) -> bool {
         matches!(self, MethodKind::Gatys | MethodKind::GatysImproved)
+    }
+
+    /// The checks of a request that depend on the method but not on its
+    /// weights, so that front ends run them before loading any (VGG16 is
+    /// 528 MB): fields the method cannot use are errors, not silently
+    /// ignored, and a method that copies a style needs one.
+    pub fn check_request(self, request: &Request) -> Result<()> {
+        let refuse = |what: &str| Err(Error::InvalidArgument(format!("the {self} method does not take {what}")));
+        if !request.styles.is_empty() && !self.takes_style_images() {
+            return refuse("style images (its styles are built in)");
+        }
+        if request.style_vector.is_some() && !self.takes_style_vector() {
+            return refuse("a style vector");
+        }
+        if request.style_stats.is_some() && self != MethodKind::AdaIN {
+            return refuse("precomputed style statistics (AdaIN's)");
+        }
+        if (request.iterations.is_some() || request.max_seconds.is_some()) && !self.is_optimisation() {
+            return refuse("iterations or a time budget (it runs in one pass)");
+        }
+        if request.style_size.is_some() && !self.takes_style_images() {
+            return refuse("a style size");
+        }
+        let has_style = !request.styles.is_empty()
+            || (self.takes_style_vector() && request.style_vector.is_some())
+            || (self == MethodKind::AdaIN && request.style_stats.is_some());
+        if self.needs_style() && !has_style {
+            let or_vector = if self.takes_style_vector() { " or a style vector" } else { "" };
+            return Err(Error::InvalidArgument(format!("the {self} method needs a style image{or_vector}")));
+        }
+        Ok(())
     }
 }
 
@@ -550,5 +582,21 @@ mod tests {
             let m = load(MethodSpec::Fast { model: Some(name.into()), tiling: tiling() }, &opts, &Device::Cpu);
             assert!(matches!(m, Ok(Method::Fast(..))), "{name}: {:?}", m.err());
         }
+    }
+
+    /// Found by fuzzing the C ABI: a Gatys call without a style loaded VGG16
+    /// (5 s) before failing. The check needs no weights, so it can come first.
+    #[test]
+    fn a_method_that_copies_a_style_needs_one_before_any_weights_load() {
+        let none = crate::request::Request::default();
+        for kind in [MethodKind::Gatys, MethodKind::GatysImproved, MethodKind::AdaIN, MethodKind::Arbitrary] {
+            let e = kind.check_request(&none).expect_err("no style");
+            assert!(e.to_string().contains("needs a style image"), "{kind}: {e}");
+        }
+        assert!(MethodKind::Fast.check_request(&none).is_ok());
+        assert!(MethodKind::MultiStyle26.check_request(&none).is_ok());
+        let vector = crate::request::Request { style_vector: Some(vec![0.0; 100]), ..Default::default() };
+        assert!(MethodKind::Arbitrary.check_request(&vector).is_ok());
+        assert!(MethodKind::Gatys.check_request(&vector).is_err(), "Gatys takes no style vector");
     }
 }
