@@ -148,6 +148,8 @@ pub enum FlowPreset {
 impl FlowPreset {
     /// The preset of [`crate::video::TemporalOptions::default`].
     pub const DEFAULT: FlowPreset = FlowPreset::Fast;
+    /// Every preset, fastest first.
+    pub const ALL: [FlowPreset; 3] = [FlowPreset::UltraFast, FlowPreset::Fast, FlowPreset::Medium];
 
     pub fn params(self) -> DisParams {
         match self {
@@ -175,12 +177,11 @@ impl std::fmt::Display for FlowPreset {
 impl std::str::FromStr for FlowPreset {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {
-        match s {
-            "ultrafast" => Ok(FlowPreset::UltraFast),
-            "fast" => Ok(FlowPreset::Fast),
-            "medium" => Ok(FlowPreset::Medium),
-            _ => Err(crate::Error::InvalidArgument(format!("unknown flow preset {s:?} (ultrafast, fast, medium)"))),
-        }
+        // The names live once, in `name`.
+        Self::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
+            crate::Error::InvalidArgument(format!("unknown flow preset {s:?} ({})", names.join(", ")))
+        })
     }
 }
 

@@ -29,6 +29,9 @@ pub enum TemporalMode {
 }
 
 impl TemporalMode {
+    /// Every mode, in the order error messages list them.
+    pub const ALL: [TemporalMode; 3] = [TemporalMode::Flow, TemporalMode::Ema, TemporalMode::None];
+
     pub fn name(self) -> &'static str {
         match self {
             TemporalMode::None => "none",
@@ -47,12 +50,11 @@ impl std::fmt::Display for TemporalMode {
 impl std::str::FromStr for TemporalMode {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "none" => Ok(TemporalMode::None),
-            "ema" => Ok(TemporalMode::Ema),
-            "flow" => Ok(TemporalMode::Flow),
-            _ => Err(Error::InvalidArgument(format!("unknown temporal mode {s:?} (flow, ema, none)"))),
-        }
+        // The names live once, in `name`.
+        Self::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|m| m.name()).collect();
+            Error::InvalidArgument(format!("unknown temporal mode {s:?} ({})", names.join(", ")))
+        })
     }
 }
 
@@ -401,5 +403,18 @@ mod tests {
             }
         }
         assert!(err < 0.05 && unwarped > 0.3, "max error inside {err} (frame 0 as it was: {unwarped})");
+    }
+
+    #[test]
+    fn modes_and_presets_parse_from_their_names() {
+        for m in TemporalMode::ALL {
+            assert_eq!(m.to_string().parse::<TemporalMode>().ok(), Some(m));
+        }
+        for p in FlowPreset::ALL {
+            assert_eq!(p.to_string().parse::<FlowPreset>().ok(), Some(p));
+        }
+        let e = "fastest".parse::<FlowPreset>().expect_err("unknown");
+        assert!(e.to_string().contains("(ultrafast, fast, medium)"), "{e}");
+        assert!("off".parse::<TemporalMode>().is_err());
     }
 }
